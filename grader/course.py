@@ -198,6 +198,9 @@ def init_course(directory: str | os.PathLike | None = None, *, name: str | None 
     """Create a course folder with a default config; an existing config is kept."""
     root = resolve_root(directory)
     root.mkdir(parents=True, exist_ok=True)
+    # Sandboxed workers run as an unprivileged user: keep the gradebook, the
+    # stored submissions and the held-out data out of their reach.
+    root.chmod(0o700)
     config_path = root / CONFIG_NAME
     if not config_path.exists():
         text = DEFAULT_CONFIG_TEXT
