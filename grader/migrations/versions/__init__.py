@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the gradebook (loaded by Alembic, not imported)."""
