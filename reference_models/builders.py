@@ -91,7 +91,7 @@ def build_q4_forecaster():
     layers = keras.layers
     model = keras.Sequential([
         keras.Input((None, 1)),
-        layers.LSTM(32),
+        layers.GRU(32),
         layers.Dense(HORIZON),
     ], name="q4_forecaster")
     return _compile(model, learning_rate=3e-3)
@@ -102,9 +102,9 @@ def build_q5_stable_rnn():
     layers = keras.layers
     model = keras.Sequential([
         keras.Input((None, 1)),
-        layers.LSTM(32, return_sequences=True, dropout=0.1),
+        layers.GRU(32, return_sequences=True),
         layers.LayerNormalization(),
-        layers.LSTM(32),
+        layers.GRU(32),
         layers.Dense(HORIZON),
     ], name="q5_stable_rnn")
     return _compile(model, learning_rate=3e-3, clipnorm=1.0)
