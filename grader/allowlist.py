@@ -85,8 +85,8 @@ TopKCategoricalAccuracy TrueNegatives TruePositives MeanMetricWrapper
 """.split())
 
 # Serialisation markers Keras writes for tensors, tuples and dtype policies.
-MARKERS = frozenset({"__keras_tensor__", "__tuple__", "__list__", "__numpy__", "__tensor__",
-                     "DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy"})
+MARKERS = frozenset({"__keras_tensor__", "__tuple__", "__list__", "__numpy__", "__tensor__", "__slice__",
+                     "__ellipsis__", "DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy"})
 
 ACTIVATIONS = frozenset("""
 celu elu exponential gelu glu hard_shrink hard_sigmoid hard_silu hard_swish hard_tanh leaky_relu linear
@@ -109,3 +109,57 @@ ALLOWED_MODULES = frozenset({
 # Keras 2.11+ wrote its new optimizers as "Custom>Adam"; the optimizer is never
 # deserialised (models load with compile=False), so only the name is read.
 CUSTOM_PREFIX = "Custom>"
+
+# A Keras 3 functional model records every keras.ops call on a symbolic tensor
+# (``h[:, -1]``, ``ops.mean(h, axis=1)``, and the NotEqual/Any pair a Masking
+# layer adds) as an operation "layer" from one of these modules. Keras imports
+# the module and takes the class from it, so each module may name only the
+# pure tensor operations listed here; operations that carry Python callables
+# (Map, Scan, WhileLoop, Cond, VectorizedMap ...) are not listed.
+OPERATIONS: dict[str, frozenset[str]] = {
+    "keras.src.ops.numpy": frozenset("""
+Abs Absolute Add All Amax Amin Any Append Arccos Arccosh Arcsin Arcsinh Arctan Arctan2 Arctanh Argmax Argmin
+Argsort Average BroadcastTo Cbrt Ceil Clip Concatenate Copy Cos Cosh CountNonzero Cumprod Cumsum Diff Divide
+DivideNoNan Dot Einsum Equal Exp Exp2 ExpandDims Expm1 Flip Floor FloorDivide Fmax Fmin Fmod Greater GreaterEqual
+Hstack Isfinite Isinf Isnan Less LessEqual Log Log10 Log1p Log2 Logaddexp LogicalAnd LogicalNot LogicalOr
+LogicalXor Matmul Max Maximum Mean Median Min Minimum Mod Moveaxis NanToNum Negative NotEqual OnesLike Pad
+Power Prod Ravel Reciprocal Repeat Reshape Roll Round Sign Sin Sinh Sort Split Sqrt Square Squeeze Stack Std
+Subtract Sum Swapaxes Take TakeAlongAxis Tan Tanh Tensordot Tile Transpose TrueDivide Var Vstack Where ZerosLike
+Multiply GetItem
+""".split()),
+    "keras.src.ops.core": frozenset({"Cast", "SaturateCast", "ConvertToTensor", "Slice", "Unstack", "StopGradient"}),
+    "keras.src.ops.math": frozenset({"Logsumexp", "Rsqrt", "Erf", "Erfc", "TopK", "InTopK", "ExtractSequences"}),
+    "keras.src.ops.nn": frozenset("""
+Relu Relu6 Sigmoid SparseSigmoid Softplus Softsign SoftShrink SparsePlus Silu Squareplus LogSigmoid LeakyRelu
+HardSigmoid HardSilu Elu Selu Gelu Celu Glu TanhShrink HardTanh HardShrink Threshold Softmax LogSoftmax
+Sparsemax OneHot Normalize Moments
+""".split()),
+    "keras.src.activations.activations": frozenset({"ReLU", "Mish"}),
+}
+OPERATION_CLASSES = frozenset().union(*OPERATIONS.values())
+
+# Keras 2 (keras 2.x and tf-keras) name these modules in a .keras config. Keras
+# 3 never imports them (it only imports keras.* modules, and these do not exist
+# in Keras 3), so they are accepted for exactly the classes listed.
+KERAS2_MODULES: dict[str, frozenset[str]] = {
+    **{f"{package}.{module}": MODELS
+       for package in ("keras.engine", "keras.src.engine", "tf_keras.engine", "tf_keras.src.engine")
+       for module in ("functional", "sequential", "training")},
+    "keras.optimizers.legacy": OPTIMIZERS,
+    "keras.optimizers.experimental": OPTIMIZERS,
+}
+
+# Modules whose objects are checked against their own list, not ALLOWED_CLASSES.
+MODULE_CLASSES: dict[str, frozenset[str]] = {**OPERATIONS, **KERAS2_MODULES}
+
+# Functions Keras 3 saves as {"module": "builtins", "class_name": "function",
+# "config": "mean_squared_error"} (e.g. compile(loss=keras.losses.mean_squared_error));
+# the loader looks the name up in Keras's own activations, losses and metrics.
+FUNCTION_MODULES = frozenset({"builtins", "keras.activations", "keras.losses", "keras.metrics"})
+FUNCTIONS = ACTIVATIONS | frozenset("""
+binary_accuracy binary_crossentropy binary_focal_crossentropy categorical_accuracy categorical_crossentropy
+categorical_focal_crossentropy categorical_hinge cosine_similarity hinge huber kl_divergence log_cosh
+mean_absolute_error mean_absolute_percentage_error mean_squared_error mean_squared_logarithmic_error poisson
+sparse_categorical_accuracy sparse_categorical_crossentropy sparse_top_k_categorical_accuracy squared_hinge
+top_k_categorical_accuracy mse mae mape msle
+""".split())

@@ -95,6 +95,8 @@ class Layer:
     def label(self) -> str:
         """How messages name the layer: ``layer 3 'lstm_2' (LSTM)``."""
         shown = self.class_name
+        if self.class_name == "RNN" and self.cell_class:
+            shown = f"RNN({self.cell_class})"
         for wrapper in reversed(self.wrappers):
             shown = f"{wrapper}({shown})"
         return f"layer {self.index} '{self.name}' ({shown})"

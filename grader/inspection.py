@@ -12,10 +12,17 @@ Refusals, in the order they are tried:
   symlinks, encryption, oversized members or suspicious compression ratios
   (a 1 GB ``config.json`` inside a 1 MB file);
 * any object in the config (inside wrappers, nested models and the compile
-  config too) that is not a built-in Keras class from a Keras module;
-* HDF5 external links, virtual or externally stored datasets, non-numeric
-  data, or declared dataset sizes over the bound, checked before any data is
-  read.
+  config too) that is not a built-in Keras class from a Keras module (the
+  pure keras.ops operations a functional model records, Keras 2's model and
+  legacy optimizer modules, and built-in loss, metric and activation
+  functions are accepted by name; see :mod:`grader.allowlist`);
+* HDF5 external links, virtual or externally stored datasets, unknown
+  compression filters, non-numeric data, or declared dataset sizes over the
+  bound, checked before any data is read; ``.npz`` weights holding pickled
+  objects or oversized arrays, from their headers alone.
+
+``RNN(StackedRNNCells([...]))`` is described as the stack of recurrent layers
+it computes, one per cell.
 """
 
 from __future__ import annotations
@@ -195,7 +202,15 @@ def _inspect_keras_zip(path: Path, limits: InspectionLimits) -> ModelDescription
                 except (zipfile.BadZipFile, EOFError, OSError) as exc:
                     raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc}); save the model again") from None
                 check_hdf5(weights, f"{name}: model.weights.h5", limits, weights_only=True)
-        elif "model.weights.npz" not in by_name:
+        elif "model.weights.npz" in by_name:
+            with tempfile.TemporaryDirectory(prefix="grader-inspect-") as tmp:
+                weights = Path(tmp) / "model.weights.npz"
+                try:
+                    _copy_bounded(archive, by_name["model.weights.npz"], limits.weights_mb * _MB, weights, name)
+                except (zipfile.BadZipFile, EOFError, OSError) as exc:
+                    raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc}); save the model again") from None
+                check_npz(weights, f"{name}: model.weights.npz", limits)
+        else:
             raise BrokenModel(f"{name} has no weights (model.weights.h5): save it with model.save('{name}')")
     if not isinstance(config, dict):
         raise BrokenModel(f"{name}: config.json is not a model config")
@@ -211,6 +226,52 @@ def _loads(raw: bytes, file_name: str, member: str) -> Any:
         raise UnsafeModel(f"{file_name}: {member} is nested too deeply; refused") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise BrokenModel(f"{file_name}: {member} is not valid JSON ({str(exc)[:80]}); save the model again") from None
+
+
+def check_npz(path: Path, label: str, limits: InspectionLimits) -> None:
+    """Read only the headers of an ``.npz`` weights file; refuse pickled objects, odd names and oversized arrays."""
+    import numpy as np  # no TensorFlow; only the .npy headers are parsed (literal_eval, never pickle)
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BrokenModel(f"{label} is not a readable .npz file ({exc}); save the model again") from None
+    declared = 0
+    with archive:
+        members = archive.infolist()
+        if len(members) > limits.max_h5_objects:
+            raise UnsafeModel(f"{label}: more than {limits.max_h5_objects} arrays; refused")
+        for member in members:
+            raw = member.filename
+            parts = PurePosixPath(raw).parts
+            if "\\" in raw or raw.startswith("/") or ".." in parts or not raw.endswith(".npy"):
+                raise UnsafeModel(f"{label}: unexpected member {raw!r}; refused")
+            if member.flag_bits & 0x1 or stat.S_ISLNK(member.external_attr >> 16):
+                raise UnsafeModel(f"{label}: member {raw!r} is encrypted or a link; refused")
+            if member.file_size > _MB and member.compress_size > 0 \
+                    and member.file_size / member.compress_size > limits.max_ratio:
+                raise UnsafeModel(f"{label}: {raw} claims {member.file_size / _MB:.0f} MiB packed into "
+                                  f"{member.compress_size / 1024:.0f} KiB (a zip bomb); refused")
+            try:
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError) as exc:
+                raise BrokenModel(f"{label}: {raw} is not a readable array ({str(exc)[:80]}); save the model again") from None
+            if dtype.hasobject or dtype.kind not in "fiub":
+                raise UnsafeModel(f"{label}: {raw} holds {dtype} data (pickled Python objects), not numbers; "
+                                  "save the model with model.save(), which writes HDF5 weights; refused")
+            count = 1
+            for dim in shape:
+                count *= int(dim)
+            declared += count * dtype.itemsize
+            if declared > limits.weights_mb * _MB:
+                raise UnsafeModel(f"{label}: the arrays declare more than {limits.weights_mb} MiB of weights; refused")
 
 
 # --------------------------------------------------------------------------- hdf5
@@ -270,12 +331,21 @@ def check_hdf5(path: Path, label: str, limits: InspectionLimits, *, weights_only
         raise BrokenModel(f"{label} is corrupt ({str(exc).splitlines()[0][:80]}); save the model again") from None
 
 
+# Filters built into HDF5 and h5py: deflate, shuffle, fletcher32, szip, nbit, scaleoffset, lzf.
+_HDF5_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
+
+
 def _check_dataset(dataset: Any, key: str, label: str, limits: InspectionLimits) -> int:
     if dataset.is_virtual:
         raise UnsafeModel(f"{label}: dataset '{key}' is a virtual dataset that reads other files; refused")
     plist = dataset.id.get_create_plist()
     if plist.get_external_count() > 0:
         raise UnsafeModel(f"{label}: dataset '{key}' stores its data in an external file; refused")
+    for i in range(plist.get_nfilters()):
+        code = plist.get_filter(i)[0]
+        if code not in _HDF5_FILTERS:
+            # Reading it would make HDF5 search its plugin path for a shared library.
+            raise UnsafeModel(f"{label}: dataset '{key}' is compressed with unknown HDF5 filter {code}; refused")
     dtype = dataset.dtype
     if dtype.kind not in "fiub" or dtype.itemsize > 16:
         raise UnsafeModel(f"{label}: dataset '{key}' holds {dtype} data, not numbers; refused")
@@ -337,24 +407,39 @@ def check_config(config: Any, file_name: str, limits: InspectionLimits = DEFAULT
         class_name = obj.get("class_name")
         if not isinstance(class_name, str):
             raise UnsafeModel(f"{file_name}: an object at {where or 'the top'} has a non-string class_name; refused")
-        plain = class_name.removeprefix(allowlist.CUSTOM_PREFIX) if class_name.removeprefix(allowlist.CUSTOM_PREFIX) in allowlist.OPTIMIZERS else class_name
+        module = obj.get("module")
+        if module is not None and not isinstance(module, str):
+            raise UnsafeModel(f"{file_name}: {_where(obj, where)} has a non-string module; refused")
+        stripped = class_name.removeprefix(allowlist.CUSTOM_PREFIX)
+        plain = stripped if stripped in allowlist.OPTIMIZERS else class_name
         if class_name in allowlist.FORBIDDEN_LAYERS or class_name == "__lambda__":
             reason = allowlist.FORBIDDEN_LAYERS.get(class_name, "it carries Python bytecode")
             raise UnsafeModel(f"{file_name}: {_where(obj, where)} is a {class_name} layer: {reason}; refused")
-        if "function" in obj and class_name not in allowlist.ALLOWED_CLASSES:
-            raise UnsafeModel(f"{file_name}: {_where(obj, where)} carries a function; refused")
-        module = obj.get("module")
-        if module is not None and module not in allowlist.ALLOWED_MODULES:
-            raise UnsafeModel(f"{file_name}: {_where(obj, where)} names module {module!r}: only built-in Keras "
-                              "classes may appear in a submitted model; refused")
-        if plain not in allowlist.ALLOWED_CLASSES:
-            raise UnsafeModel(f"{file_name}: {_where(obj, where)} is of class {class_name!r}, which is not a built-in "
-                              "Keras class: custom layers and objects are not accepted; use built-in layers")
+        # Checked before the module: a custom layer names both its own module and its
+        # registered name, and the registered name is what the student recognises.
         registered = obj.get("registered_name")
-        if registered not in (None, class_name, plain) and not (
-                isinstance(registered, str) and registered.startswith("keras")):
+        if registered not in (None, class_name, plain):
             raise UnsafeModel(f"{file_name}: {_where(obj, where)} is registered as custom object {registered!r}; "
                               "custom objects are not accepted; use built-in layers")
+        if class_name == "function":
+            _check_function(obj, where, module, file_name)
+            continue
+        if "function" in obj and plain not in allowlist.ALLOWED_CLASSES:
+            raise UnsafeModel(f"{file_name}: {_where(obj, where)} carries a function; refused")
+        if module in allowlist.MODULE_CLASSES:
+            if plain not in allowlist.MODULE_CLASSES[module]:
+                raise UnsafeModel(f"{file_name}: {_where(obj, where)} names {module}.{class_name}, which is not a "
+                                  "built-in Keras layer or operation a submitted model may use; refused")
+        elif module is not None and module not in allowlist.ALLOWED_MODULES:
+            raise UnsafeModel(f"{file_name}: {_where(obj, where)} names module {module!r}: only built-in Keras "
+                              "classes may appear in a submitted model; refused")
+        elif plain not in allowlist.ALLOWED_CLASSES:
+            if module is None and plain in allowlist.OPERATION_CLASSES:
+                raise BrokenModel(f"{file_name}: {_where(obj, where)} is a keras.ops call ({class_name}) that the "
+                                  "legacy HDF5 format cannot reload; save the model with model.save('"
+                                  f"{Path(file_name).stem}.keras')")
+            raise UnsafeModel(f"{file_name}: {_where(obj, where)} is of class {class_name!r}, which is not a built-in "
+                              "Keras class: custom layers and objects are not accepted; use built-in layers")
         inner = obj.get("config")
         if isinstance(inner, dict):
             for key in ("activation", "recurrent_activation"):
@@ -362,6 +447,14 @@ def check_config(config: Any, file_name: str, limits: InspectionLimits = DEFAULT
                 if isinstance(value, str) and value not in allowlist.ACTIVATIONS:
                     raise UnsafeModel(f"{file_name}: {_where(obj, where)} uses activation {value!r}, which is not a "
                                       "built-in Keras activation; use one such as 'tanh' or 'relu'")
+
+
+def _check_function(obj: dict, where: str, module: str | None, file_name: str) -> None:
+    name = obj.get("config")
+    if module not in allowlist.FUNCTION_MODULES or not isinstance(name, str) or name not in allowlist.FUNCTIONS:
+        shown = f"{module}.{name}" if isinstance(name, str) else repr(module)
+        raise UnsafeModel(f"{file_name}: the object at {where or 'the top'} names function {shown}, which is not a "
+                          "built-in Keras activation, loss or metric; refused")
 
 
 def _where(obj: dict, where: str) -> str:
@@ -472,8 +565,12 @@ def _layer_name(spec: dict) -> str:
 
 
 def _expand(spec: dict, prefix: tuple[str, ...], wrappers: tuple[str, ...], graph: _Graph,
-            depth: int, wrapper_config: dict | None = None) -> tuple[list[str], list[str], tuple | None]:
-    """Add ``spec`` to ``graph``; return (entry keys, exit keys, declared input shape)."""
+            depth: int, wrapper_config: dict | None = None,
+            outer: tuple[str, ...] | None = None) -> tuple[list[str], list[str], tuple | None]:
+    """Add ``spec`` to ``graph``; return (entry keys, exit keys, declared input shape).
+
+    ``outer`` is the path of the outermost wrapper around ``spec``, if any.
+    """
     if depth > graph.limits.max_depth:
         raise UnsafeModel(f"{graph.file_name}: models nested deeper than {graph.limits.max_depth}; refused")
     class_name = spec.get("class_name")
@@ -485,36 +582,65 @@ def _expand(spec: dict, prefix: tuple[str, ...], wrappers: tuple[str, ...], grap
         if not isinstance(layers, list):
             raise BrokenModel(f"{graph.file_name}: nested model '{name}' has no layer list")
         if class_name == "Sequential" or "input_layers" not in config:
-            return _expand_sequential(config, layers, path, wrappers, graph, depth)
-        return _expand_functional(config, layers, path, wrappers, graph, depth)
+            return _expand_sequential(config, layers, path, wrappers, graph, depth, outer)
+        return _expand_functional(config, layers, path, wrappers, graph, depth, outer)
     if class_name in ("TimeDistributed", "Bidirectional"):
         inner = config.get("layer")
         if not isinstance(inner, dict):
             raise BrokenModel(f"{graph.file_name}: wrapper '{name}' has no wrapped layer")
         entries, exits, shape = _expand(inner, path, wrappers + (class_name,), graph, depth + 1,
-                                        wrapper_config=config if class_name == "Bidirectional" else wrapper_config)
+                                        wrapper_config=config if class_name == "Bidirectional" else wrapper_config,
+                                        outer=outer or path)
         if shape is None:
             shape = _shape(config.get("batch_input_shape")) or _shape(config.get("batch_shape"))
         return entries, exits, shape
-    node = _Node(name if not wrappers else prefix[-1] if prefix else name, str(class_name), path, wrappers,
-                 config, wrapper_config or {})
-    if wrappers:
-        # Messages use the name students see in model.summary(): the outermost wrapper's.
-        node.name = _outer_name(prefix, wrappers, name)
-    key = graph.add(node)
+    # Messages use the name students see in model.summary(): the outermost wrapper's.
+    shown = _shown_name(path, wrappers, outer)
     shape = _shape(config.get("batch_shape")) or _shape(config.get("batch_input_shape"))
+    cell = config.get("cell")
+    if class_name == "RNN" and isinstance(cell, dict) and cell.get("class_name") == "StackedRNNCells":
+        keys = _expand_stacked_cells(config, cell, shown, path, wrappers, graph, wrapper_config or {})
+        return keys[:1], keys[-1:], shape
+    key = graph.add(_Node(shown, str(class_name), path, wrappers, config, wrapper_config or {}))
     return [key], [key], shape
 
 
-def _outer_name(prefix: tuple[str, ...], wrappers: tuple[str, ...], name: str) -> str:
-    if not wrappers:
-        return name
-    index = len(prefix) - len(wrappers)
-    return prefix[index] if 0 <= index < len(prefix) else name
+def _expand_stacked_cells(config: dict, cell: dict, shown: str, path: tuple[str, ...], wrappers: tuple[str, ...],
+                          graph: _Graph, wrapper_config: dict) -> list[str]:
+    """``RNN(StackedRNNCells([c1, c2]))`` computes what ``RNN(c1, return_sequences=True)`` then ``RNN(c2)`` do:
+    describe it as that stack, one recurrent layer per cell, so depth, gating and return_sequences read right."""
+    cells = (cell.get("config") or {}).get("cells") if isinstance(cell.get("config"), dict) else None
+    if not isinstance(cells, list) or not cells or not all(isinstance(c, dict) for c in cells):
+        raise BrokenModel(f"{graph.file_name}: layer '{shown}' stacks no recurrent cells")
+    keys: list[str] = []
+    for i, inner in enumerate(cells):
+        cell_name = _layer_name(inner) if isinstance(inner.get("config"), dict) and inner["config"].get("name") \
+            else f"cell_{i}"
+        merged = {**config, "cell": inner}
+        if i < len(cells) - 1:
+            # Inside the stack every lower cell hands its output to the next cell at every step.
+            merged["return_sequences"] = True
+            merged["return_state"] = False
+        key = graph.add(_Node(f"{shown}/{cell_name}", "RNN", path + (cell_name,), wrappers, merged, wrapper_config))
+        graph.connect(keys[-1:], [key])
+        keys.append(key)
+    return keys
+
+
+def _shown_name(path: tuple[str, ...], wrappers: tuple[str, ...], outer: tuple[str, ...] | None) -> str:
+    """The outermost wrapper's name, as model.summary() shows it; a layer of a model nested inside the
+    wrapper (TimeDistributed(frame_cnn)) is shown as ``time_distributed/conv2d``."""
+    if not wrappers or not outer:
+        return path[-1]
+    # Each wrapper adds one element to the path; anything more is a nested model.
+    if len(path) == len(outer) + len(wrappers):
+        return outer[-1]
+    return f"{outer[-1]}/{path[-1]}"
 
 
 def _expand_sequential(config: dict, layers: list, path: tuple[str, ...], wrappers: tuple[str, ...],
-                       graph: _Graph, depth: int) -> tuple[list[str], list[str], tuple | None]:
+                       graph: _Graph, depth: int,
+                       outer: tuple[str, ...] | None = None) -> tuple[list[str], list[str], tuple | None]:
     entries: list[str] = []
     previous: list[str] = []
     declared = _shape(config.get("build_input_shape"))
@@ -522,7 +648,7 @@ def _expand_sequential(config: dict, layers: list, path: tuple[str, ...], wrappe
     for i, spec in enumerate(layers):
         if not isinstance(spec, dict):
             raise BrokenModel(f"{graph.file_name}: layer {i} of '{path[-1]}' is not a layer config")
-        layer_entries, layer_exits, shape = _expand(spec, path, wrappers, graph, depth + 1)
+        layer_entries, layer_exits, shape = _expand(spec, path, wrappers, graph, depth + 1, outer=outer)
         if i == 0:
             entries = layer_entries
             first_shape = shape
@@ -568,14 +694,15 @@ def _endpoint_names(value: Any) -> list[str]:
 
 
 def _expand_functional(config: dict, layers: list, path: tuple[str, ...], wrappers: tuple[str, ...],
-                       graph: _Graph, depth: int) -> tuple[list[str], list[str], tuple | None]:
+                       graph: _Graph, depth: int,
+                       outer: tuple[str, ...] | None = None) -> tuple[list[str], list[str], tuple | None]:
     spans: dict[str, tuple[list[str], list[str], tuple | None]] = {}
     inbound: dict[str, list[str]] = {}
     for i, spec in enumerate(layers):
         if not isinstance(spec, dict):
             raise BrokenModel(f"{graph.file_name}: layer {i} of '{path[-1]}' is not a layer config")
         name = spec.get("name") if isinstance(spec.get("name"), str) else _layer_name(spec)
-        spans[name] = _expand(spec, path, wrappers, graph, depth + 1)
+        spans[name] = _expand(spec, path, wrappers, graph, depth + 1, outer=outer)
         inbound[name] = list(dict.fromkeys(_history_names(spec.get("inbound_nodes", []))))
     for name, sources in inbound.items():
         for source in sources:
