@@ -18,7 +18,8 @@ import numpy as np
 from grader.bank import Task
 from grader.course import Course
 from grader.description import ModelDescription
-from grader.forecasting import DEFAULT_WINDOW, ForecastError, accuracy_fraction, evaluate, held_out_windows
+from grader.forecasting import (DEFAULT_WINDOW, ForecastError, accuracy_fraction, evaluate, held_out_windows,
+                                normalise_predictions)
 from grader.references import read_manifest
 from grader.series import Series, series_from_config
 
@@ -67,6 +68,11 @@ class ForecastEvaluator:
         except ForecastError as exc:
             return {"error": str(exc)}
         reference = self.manifest.get("tasks", {}).get(task.id, {})
+        forecast = normalise_predictions(np.asarray(raw), evaluation.n_windows) * self.series.scale
+        origins = windows.origins
+        picks = sorted({0, len(origins) // 3, (2 * len(origins)) // 3, len(origins) - 1})
+        samples = [{"index": int(i), "origin": str(self.series.dates[int(origins[i])]),
+                    "forecast": [round(float(v), 1) for v in forecast[i]]} for i in picks]
         return {
             "fraction": accuracy_fraction(evaluation.forecast.mae, full, zero),
             "mae": evaluation.forecast.mae,
@@ -84,4 +90,5 @@ class ForecastEvaluator:
             },
             "test_start": evaluation.test_start,
             "test_end": evaluation.test_end,
+            "samples": samples,
         }

@@ -522,6 +522,52 @@ def override(student: str, task_or_question: str, score: float, comment: str, ch
     click.echo(f"{student} {task}{':' + check if check else ''} set to {score:g} ({comment or 'no comment'})")
 
 
+@cli.command("gradescope")
+@course_option
+@click.option("--submission", type=click.Path(), default="/autograder/submission", show_default=True,
+              help="The submission folder Gradescope provides.")
+@click.option("--results", type=click.Path(dir_okay=False), default="/autograder/results/results.json",
+              show_default=True, help="Where Gradescope reads the results.")
+def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> None:
+    """Grade one submission inside a Gradescope container (what run_autograder calls).
+
+    \b
+    Example:
+        grader gradescope --course /autograder/source/course
+    """
+    from grader.gradescope import grade_for_gradescope, write_results
+
+    course = _open(course_dir)
+    path = Path(submission)
+    if not path.exists():
+        content = {"score": 0.0, "execution_time": 0.0, "tests": [],
+                   "output": f"no submission found at {submission}"}
+    else:
+        content = grade_for_gradescope(path, course, _bank())
+    write_results(content, Path(results))
+    click.echo(f"score {content['score']:g}; results in {results}")
+
+
+@cli.command("gradescope-package")
+@click.argument("out", type=click.Path(dir_okay=False))
+@course_option
+def gradescope_package(out: str, course_dir: str | None) -> None:
+    """Build the Gradescope autograder bundle: setup.sh, run_autograder, course and references.
+
+    \b
+    Example:
+        grader gradescope-package autograder.zip --course mycourse
+    """
+    from grader.gradescope import build_package
+
+    course = _open(course_dir)
+    try:
+        path = build_package(course, Path(out))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path} (upload it as the assignment's autograder)")
+
+
 @cli.command()
 @click.argument("directory", required=False, default="demo-course", type=click.Path(file_okay=False))
 @click.option("--workers", type=int, default=None, help="Sandboxed workers (default: one per core).")

@@ -61,3 +61,11 @@ def prober():
 
     with SandboxProber({"task_seconds": 120}) as shared:
         yield shared
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """``grader demo`` run once: a course with trained references, ten samples batch-graded."""
+    from grader.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "course", workers=2, log=lambda message: None)
