@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=int, default=DEFAULT_CONFIG["series"]["window"])
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--no-model", action="store_true", help="Skip the sandboxed model evaluation.")
     args = parser.parse_args(argv)
 
     series_cfg = DEFAULT_CONFIG["series"]
@@ -77,7 +78,50 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'name':<16} {'MAE':>10} {'RMSE':>10} {'MASE':>7}")
     for row in baseline_table(series, series_cfg, args.window):
         print(f"  {row.name:<16} {row.mae:10,.0f} {row.rmse:10,.0f} {row.mase:7.3f}")
+    if not args.no_model:
+        bench_model(numbers["baseline_table (end to end)"])
     return 0
+
+
+def bench_model(baseline_ms: float) -> None:
+    """Time one forecaster evaluated on every held-out window in a sandboxed worker (after it started)."""
+    import subprocess
+    import tempfile
+
+    from grader.accuracy import ForecastEvaluator
+    from grader.bank import default_bank
+    from grader.checking import SandboxProber
+    from grader.course import init_course
+    from grader.inspection import inspect_model_file
+
+    with tempfile.TemporaryDirectory(prefix="bench-forecast-") as tmp:
+        course = init_course(Path(tmp) / "course")
+        model = course.reference_dir / "q4_forecaster.keras"
+        # The q4 reference architecture, untrained: the timing does not depend on its weights.
+        subprocess.run([sys.executable, "-c", "import sys; from reference_models import BUILDERS; "
+                        f"BUILDERS['q4_forecaster']().save({str(model)!r})"], check=True,
+                       env={**__import__('os').environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+                            "TF_CPP_MIN_LOG_LEVEL": "3"})
+        manifest = course.reference_dir / "manifest.json"
+        manifest.write_text('{"tasks": {"q4_forecaster": {"mae": 1.0, "file": "q4_forecaster.keras"}}}')
+        task = default_bank().task("q4_forecaster")
+        description = inspect_model_file(model)
+        evaluator = ForecastEvaluator(course)
+        with SandboxProber(course.limits) as prober:
+            began = time.perf_counter()
+            prober.worker.start()
+            startup = time.perf_counter() - began
+            times = []
+            for _ in range(3):
+                began = time.perf_counter()
+                result = evaluator(task, model, description, prober)
+                times.append(time.perf_counter() - began)
+        print(f"sandboxed evaluation of one forecaster ({result['windows']} windows x {result['window']} days):")
+        print(f"  worker start (TensorFlow import, once per worker) {startup:8.2f} s")
+        print(f"  first evaluation (loads the model)                {times[0]:8.2f} s")
+        print(f"  repeat evaluation (model cached in the worker)    {min(times[1:]):8.2f} s")
+        print(f"  ratio to the 3 s budget                           {times[0] / 3.0:8.2f}")
+        print(f"  ratio to scoring the baselines alone (NumPy)      {times[0] * 1000 / baseline_ms:8.0f}x")
 
 
 if __name__ == "__main__":

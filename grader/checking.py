@@ -215,7 +215,7 @@ class SandboxProber:
         """Keras's LSTMCell on random cases (keras worker), the student's lstm_step on the same (fresh plain worker)."""
         import numpy as np
 
-        from grader.sandbox import SandboxError, run_once
+        from grader.sandbox import SandboxError, TaskFailed, run_once
 
         with tempfile.TemporaryDirectory(prefix="grader-lstm-") as tmp:
             tmp_path = Path(tmp)
@@ -228,8 +228,11 @@ class SandboxProber:
                 reply = run_once("plain", "run_lstm_step", {"file": "student.py"},
                                  {"student.py": path, "cases.npz": tmp_path / "cases.npz"},
                                  self.plain_limits, output="outputs.npz", dest=tmp_path / "outputs.npz")
-            except SandboxError as exc:
+            except TaskFailed as exc:
                 return {"error": f"running lstm_step: {exc}"}
+            except SandboxError as exc:
+                # A hang, a crash or a memory blow-up: the whole task scores 0.
+                raise ProbeFailed(f"running lstm_step {exc}") from None
             with np.load(tmp_path / "cases.npz", allow_pickle=False) as data:
                 cases = {key: data[key] for key in data.files}
             outputs: dict[str, Any] = {}

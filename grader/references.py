@@ -66,7 +66,7 @@ def _training_windows(values: np.ndarray, first: int, last: int, window: int) ->
 
 
 def train_forecaster(build: Callable[[], Any], series: Series, series_cfg: dict[str, Any],
-                     *, window: int = DEFAULT_WINDOW, epochs: int = 30, verbose: int = 0) -> Any:
+                     *, window: int = DEFAULT_WINDOW, epochs: int = 50, verbose: int = 0) -> Any:
     """Fit a reference forecaster on the training part, early-stopped on the validation part."""
     import keras
 
@@ -80,7 +80,7 @@ def train_forecaster(build: Callable[[], Any], series: Series, series_cfg: dict[
     x_train, y_train = _training_windows(values, train_first + window, train_last, window)
     x_valid, y_valid = _training_windows(values, valid_first, valid_last, window)
     model = build()
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True)
     model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=epochs, batch_size=64,
               callbacks=[stop], verbose=verbose, shuffle=True)
     return model

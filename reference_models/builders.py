@@ -24,7 +24,8 @@ def _keras():
 
 def _compile(model, **optimizer_kwargs):
     keras = _keras()
-    model.compile(optimizer=keras.optimizers.Adam(**optimizer_kwargs), loss="mse")
+    # Huber: holiday dips are outliers that a squared loss chases at the expense of ordinary days.
+    model.compile(optimizer=keras.optimizers.Adam(**optimizer_kwargs), loss=keras.losses.Huber(delta=0.1))
     return model
 
 

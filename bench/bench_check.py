@@ -1,0 +1,88 @@
+"""Time checking one whole submission (all ten tasks): static only, then with sandboxed probes.
+
+The static pass reads every model file as data (no TensorFlow, no
+deserialisation); the full check adds the sandboxed forward passes. The
+baseline, run in the same script, is reading the submission's bytes from disk.
+Run from anywhere::
+
+    python bench/bench_check.py [--repeat 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))   # runnable from a source checkout
+
+from grader.bank import default_bank  # noqa: E402
+from grader.checking import check_submission  # noqa: E402
+
+
+def build_submission(folder: Path) -> None:
+    """The reference model of every task, built in a child process (this one stays TensorFlow-free)."""
+    code = (
+        "import shutil, sys\n"
+        "from pathlib import Path\n"
+        "from reference_models import BUILDERS, LSTM_CELL_SOURCE\n"
+        "out = Path(sys.argv[1])\n"
+        "for task, build in BUILDERS.items():\n"
+        "    if task == 'q6_lstm_cell': shutil.copyfile(LSTM_CELL_SOURCE, out / 'q6_lstm_cell.py')\n"
+        "    else: build().save(out / f'{task}.keras')\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(folder)], check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def median_seconds(step, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+    bank = default_bank()
+    with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
+        folder = Path(tmp)
+        build_submission(folder)
+        files = sorted(folder.iterdir())
+        read = median_seconds(lambda: [f.read_bytes() for f in files], args.repeat)
+        static = median_seconds(lambda: check_submission(folder, bank), args.repeat)
+        results = check_submission(folder, bank).results
+        assert "tensorflow" not in sys.modules, "the static pass imported TensorFlow"
+        print(f"submission: {len(files)} files, {sum(f.stat().st_size for f in files) / 1024:.0f} KiB; "
+              f"{len(results)} static results, all passed: {all(r.status == 'passed' for r in results)}")
+        print(f"  baseline: read the files                  {read * 1000:8.1f} ms")
+        print(f"  static checks, whole submission            {static * 1000:8.1f} ms  "
+              f"({static / read:.0f}x the baseline; TensorFlow imported: {'tensorflow' in sys.modules})")
+
+        from grader.checking import SandboxProber
+
+        with SandboxProber({}) as prober:
+            began = time.perf_counter()
+            prober.worker.start()
+            startup = time.perf_counter() - began
+            check_submission(folder, bank, prober=prober)        # first pass: cold model loads
+            full = median_seconds(lambda: check_submission(folder, bank, prober=prober), 3)
+        print(f"  worker start (once per worker)             {startup:8.2f} s")
+        print(f"  full check with sandboxed probes           {full:8.2f} s  ({full / static:.0f}x the static pass)")
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
