@@ -365,7 +365,7 @@ def video_frontend(ev: Evidence, task: Any) -> Outcome:
         return Outcome.fail(f"{tops[0].label} does not read the per-frame CNN's features: put the recurrent layer "
                             "after the TimeDistributed CNN")
     source = (frame_convs or conv_lstm)[0]
-    return Outcome.ok(f"{source.label} feeds the sequence-to-vector layer {fed[0].label}")
+    return Outcome.ok(f"{source.label} feeds {fed[0].label}, which returns one vector per video")
 
 
 def softmax_output(ev: Evidence, task: Any) -> Outcome:

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_SOURCE_ROOT = _PACKAGE.parent
 
 
-def _packaged(subpackage: str, source_dir: str) -> Path:
-    # An installed wheel maps questions/ and templates/ to grader.questions and
-    # grader.templates; a source checkout has them beside grader/.
-    try:
-        path = Path(str(resources.files(f"grader.{subpackage}")))
-        if path.is_dir() and any(path.iterdir()):
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _SOURCE_ROOT / source_dir
+def _packaged(name: str) -> Path:
+    # A wheel maps questions/ and templates/ into the package (grader/questions,
+    # grader/templates); a source checkout has them beside grader/.
+    installed = _PACKAGE / name
+    return installed if installed.is_dir() else _SOURCE_ROOT / name
 
 
 def questions_dir() -> Path:
     """The folder holding the question definition files (``q1.toml`` ...)."""
-    return _packaged("questions", "questions")
+    return _packaged("questions")
 
 
 def templates_dir() -> Path:
     """The folder holding the default Jinja2 templates."""
-    return _packaged("templates", "templates")
+    return _packaged("templates")
