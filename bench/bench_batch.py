@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))   # runnable from a source checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import build_reference_files  # noqa: E402
 from grader.bank import default_bank  # noqa: E402
 from grader.course import init_course  # noqa: E402
 from grader.demo import answers_markdown  # noqa: E402
@@ -34,17 +35,7 @@ from grader.grading import run_batch  # noqa: E402
 def make_course(root: Path):
     """A course whose references are the reference architectures, untrained (timing does not depend on weights)."""
     course = init_course(root)
-    code = (
-        "import shutil, sys\n"
-        "from pathlib import Path\n"
-        "from reference_models import BUILDERS, LSTM_CELL_SOURCE\n"
-        "out = Path(sys.argv[1])\n"
-        "for task, build in BUILDERS.items():\n"
-        "    if task == 'q6_lstm_cell': shutil.copyfile(LSTM_CELL_SOURCE, out / 'q6_lstm_cell.py')\n"
-        "    else: build().save(out / f'{task}.keras')\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(course.reference_dir)], check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    build_reference_files(course.reference_dir)
     tasks = {}
     for path in course.reference_dir.iterdir():
         entry = {"file": path.name, "version_key": "bench"}

@@ -11,10 +11,8 @@ Run from anywhere::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,24 +20,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))   # runnable from a source checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import build_reference_files  # noqa: E402
 from grader.bank import default_bank  # noqa: E402
 from grader.checking import check_submission  # noqa: E402
-
-
-def build_submission(folder: Path) -> None:
-    """The reference model of every task, built in a child process (this one stays TensorFlow-free)."""
-    code = (
-        "import shutil, sys\n"
-        "from pathlib import Path\n"
-        "from reference_models import BUILDERS, LSTM_CELL_SOURCE\n"
-        "out = Path(sys.argv[1])\n"
-        "for task, build in BUILDERS.items():\n"
-        "    if task == 'q6_lstm_cell': shutil.copyfile(LSTM_CELL_SOURCE, out / 'q6_lstm_cell.py')\n"
-        "    else: build().save(out / f'{task}.keras')\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(folder)], check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 def median_seconds(step, repeat: int) -> float:
@@ -58,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     bank = default_bank()
     with tempfile.TemporaryDirectory(prefix="bench-check-") as tmp:
         folder = Path(tmp)
-        build_submission(folder)
+        build_reference_files(folder)
         files = sorted(folder.iterdir())
         read = median_seconds(lambda: [f.read_bytes() for f in files], args.repeat)
         static = median_seconds(lambda: check_submission(folder, bank), args.repeat)

@@ -63,6 +63,7 @@ class Layer:
     merge_mode: str | None = None         # Bidirectional
     n: int | None = None                  # RepeatVector
     batch_shape: tuple[int | None, ...] | None = None   # InputLayer
+    time_step: int | None = None          # a GetItem op node taking one time step, h[:, t] or h[:, t, :]
     config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -82,6 +83,11 @@ class Layer:
         if self.class_name == "RNN":
             return self.cell_class in GATED_CELL_CLASSES
         return self.class_name in GATED_RECURRENT_CLASSES
+
+    @property
+    def takes_last_step(self) -> bool:
+        """An op node keeping only the last time step of its input, ``h[:, -1]`` / ``h[:, -1, :]``."""
+        return self.time_step == -1
 
     @property
     def bidirectional(self) -> bool:
@@ -161,33 +167,27 @@ class ModelDescription:
                 return layer
         raise KeyError(key)
 
-    def ancestors(self, layer: Layer) -> set[str]:
-        """Keys of every layer upstream of ``layer`` in the data flow."""
-        parents: dict[str, set[str]] = {}
+    def _reach(self, layer: Layer, downstream: bool) -> set[str]:
+        links: dict[str, set[str]] = {}
         for src, dst in self.edges:
-            parents.setdefault(dst, set()).add(src)
+            a, b = (src, dst) if downstream else (dst, src)
+            links.setdefault(a, set()).add(b)
         seen: set[str] = set()
         stack = [layer.key]
         while stack:
-            for parent in parents.get(stack.pop(), ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    stack.append(parent)
+            for nxt in links.get(stack.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
         return seen
+
+    def ancestors(self, layer: Layer) -> set[str]:
+        """Keys of every layer upstream of ``layer`` in the data flow."""
+        return self._reach(layer, downstream=False)
 
     def descendants(self, layer: Layer) -> set[str]:
         """Keys of every layer downstream of ``layer`` in the data flow."""
-        children: dict[str, set[str]] = {}
-        for src, dst in self.edges:
-            children.setdefault(src, set()).add(dst)
-        seen: set[str] = set()
-        stack = [layer.key]
-        while stack:
-            for child in children.get(stack.pop(), ()):
-                if child not in seen:
-                    seen.add(child)
-                    stack.append(child)
-        return seen
+        return self._reach(layer, downstream=True)
 
     def output_layers(self) -> list[Layer]:
         return [self.by_key(key) for key in self.outputs]
