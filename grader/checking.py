@@ -193,7 +193,8 @@ class SandboxProber:
 
     def probe_model(self, task: Task, path: Path, declared: list | None) -> dict[str, Any]:
         name = f"model{path.suffix.lower()}"
-        return self._run("probe_model", {"file": name, "kind": task.kind, "declared": declared}, {name: path})
+        return self._run("probe_model", {"file": name, "kind": task.kind, "declared": declared, "task": task.id},
+                         {name: path})
 
     def predict(self, path: Path, inputs: Any) -> Any:
         import numpy as np

@@ -81,10 +81,63 @@ def _shape_text(shape: Any) -> str:
 
 
 def top_recurrent_layers(desc: ModelDescription) -> list[Layer]:
-    """Recurrent layers with no recurrent layer downstream: the top of each stack."""
+    """Recurrent layers with no recurrent layer downstream: the top of each stack.
+
+    Whether a top hands a sequence on is :func:`returns_sequences`'s call: return_sequences=True
+    followed only by ``h[:, -1]`` is a vector.
+    """
     recurrent = desc.recurrent_layers()
     keys = {layer.key for layer in recurrent}
     return [layer for layer in recurrent if not (desc.descendants(layer) & keys)]
+
+
+def _readers(desc: ModelDescription, layer: Layer) -> list[Layer]:
+    """The layers and op nodes that read ``layer``'s output directly."""
+    return [desc.by_key(dst) for src, dst in desc.edges if src == layer.key]
+
+
+def last_step_slices(desc: ModelDescription, layer: Layer) -> list[Layer]:
+    """The op nodes keeping only the last time step (``h[:, -1]``) of ``layer``'s output, when they are all
+    that reads it; else an empty list.
+
+    A unidirectional layer's last output has seen the whole sequence (with go_backwards too: Keras
+    returns that sequence reversed), so ``h[:, -1]`` of it is exactly what return_sequences=False
+    returns. At the last step of a Bidirectional layer the backward direction has seen only the last
+    input, so it does not count.
+    """
+    if not layer.return_sequences or layer.bidirectional or layer.key in desc.outputs:
+        return []
+    readers = _readers(desc, layer)
+    return readers if readers and all(reader.takes_last_step for reader in readers) else []
+
+
+def returns_sequences(desc: ModelDescription, layer: Layer) -> bool:
+    """Whether a recurrent layer hands a whole sequence on: return_sequences=True, unless all that reads
+    it is ``h[:, -1]`` (see :func:`last_step_slices`), which makes it a vector."""
+    return bool(layer.return_sequences) and not last_step_slices(desc, layer)
+
+
+def _returns_vector_text(desc: ModelDescription, layer: Layer) -> str:
+    """How ``layer`` comes to return a vector, for messages: "has return_sequences=False" or the slice."""
+    slices = last_step_slices(desc, layer)
+    if slices:
+        return f"returns sequences but {slices[0].label} keeps only the last step (h[:, -1])"
+    return "has return_sequences=False"
+
+
+def _step_slice_note(desc: ModelDescription, layer: Layer) -> str:
+    """Why a slice after a sequence-returning ``layer`` does not make it return its last output ('' if none)."""
+    for reader in _readers(desc, layer):
+        step = reader.time_step
+        if step is None:
+            continue
+        if step != -1:
+            return (f"; {reader.label} keeps step {step} (h[:, {step}]), not the last one: only the last step "
+                    "has seen the whole sequence")
+        if layer.bidirectional:
+            return (f"; {reader.label} keeps the last step (h[:, -1]), where the backward direction of a "
+                    "Bidirectional layer has seen only the last input")
+    return ""
 
 
 def first_recurrent_layers(desc: ModelDescription) -> list[Layer]:
@@ -189,13 +242,14 @@ def top_returns_sequences(ev: Evidence, task: Any) -> Outcome:
                                 "over time (RepeatVector) and runs a recurrent layer with return_sequences=True over it")
         return _no_recurrent(task.kind)
     for layer in tops:
-        if not layer.return_sequences:
+        if not returns_sequences(desc, layer):
             if task.kind == "vec2seq":
                 why = "a vector-to-sequence RNN must emit one output per generated step"
             else:
                 why = "in a sequence-to-sequence RNN the top recurrent layer must return an output at every time step"
-            return Outcome.fail(f"{layer.label} has return_sequences=False: {why}, otherwise the time axis is lost "
-                                f"(got {layer.shape_text(False)}, expected {layer.shape_text(True)})", layer=layer.name)
+            return Outcome.fail(f"{layer.label} {_returns_vector_text(desc, layer)}: {why}, otherwise the time axis "
+                                f"is lost (got {layer.shape_text(False)}, expected {layer.shape_text(True)})",
+                                layer=layer.name)
     return Outcome.ok(f"{tops[0].label} returns sequences")
 
 
@@ -206,12 +260,12 @@ def seq2seq_return_sequences(ev: Evidence, task: Any) -> Outcome:
     recurrent = desc.recurrent_layers()
     if not recurrent:
         return _no_recurrent(task.kind)
-    wrong = [layer for layer in recurrent if not layer.return_sequences]
+    wrong = [layer for layer in recurrent if not returns_sequences(desc, layer)]
     if wrong:
         layer = wrong[0]
         more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
-        return Outcome.fail(f"{layer.label} has return_sequences=False{more}: in a sequence-to-sequence stack every "
-                            "recurrent layer must return sequences, otherwise the time axis is lost "
+        return Outcome.fail(f"{layer.label} {_returns_vector_text(desc, layer)}{more}: in a sequence-to-sequence "
+                            "stack every recurrent layer must return sequences, otherwise the time axis is lost "
                             f"(got {layer.shape_text(False)}, expected {layer.shape_text(True)})", layer=layer.name)
     return Outcome.ok(f"all {len(recurrent)} recurrent layers return sequences")
 
@@ -226,21 +280,27 @@ def seq2vec_return_sequences(ev: Evidence, task: Any) -> Outcome:
     tops = top_recurrent_layers(desc)
     top_keys = {layer.key for layer in tops}
     for layer in recurrent:
-        if layer.key in top_keys or layer.return_sequences:
+        if layer.key in top_keys or returns_sequences(desc, layer):
             continue
         above = _feeds(desc, layer)
         target = above[0].label if above else "the next recurrent layer"
-        return Outcome.fail(f"{layer.label} has return_sequences=False but feeds {target}: every recurrent layer "
-                            "below the top one must return sequences so the next one sees every time step "
+        feeds = "before" if last_step_slices(desc, layer) else "but feeds"
+        return Outcome.fail(f"{layer.label} {_returns_vector_text(desc, layer)} {feeds} {target}: every recurrent "
+                            "layer below the top one must return sequences so the next one sees every time step "
                             f"(got {layer.shape_text(False)}, expected {layer.shape_text(True)})", layer=layer.name)
     for layer in tops:
-        if layer.return_sequences:
+        if returns_sequences(desc, layer):
             return Outcome.fail(f"{layer.label} has return_sequences=True: in a sequence-to-vector RNN the top "
                                 "recurrent layer must return only its last output (return_sequences=False) "
-                                f"(got {layer.shape_text(True)}, expected {layer.shape_text(False)})", layer=layer.name)
+                                f"(got {layer.shape_text(True)}, expected {layer.shape_text(False)})"
+                                f"{_step_slice_note(desc, layer)}", layer=layer.name)
+    top = tops[0]
+    slices = last_step_slices(desc, top)
+    how = (f"returns sequences and {slices[0].label} keeps only the last step (h[:, -1]), its last output"
+           if slices else "returns only its last output")
     if len(recurrent) == 1:
-        return Outcome.ok(f"{tops[0].label} returns only its last output")
-    return Outcome.ok(f"lower recurrent layers return sequences and {tops[0].label} returns its last output")
+        return Outcome.ok(f"{top.label} {how}")
+    return Outcome.ok(f"lower recurrent layers return sequences and {top.label} {how}")
 
 
 def conv1d_frontend(ev: Evidence, task: Any) -> Outcome:
@@ -346,7 +406,7 @@ def video_frontend(ev: Evidence, task: Any) -> Outcome:
     conv_lstm = [layer for layer in desc.layers if layer.class_name in ("ConvLSTM2D", "ConvLSTM3D")]
     frame_convs = [layer for layer in desc.layers if layer.time_distributed and layer.class_name in CONV2D_CLASSES]
     tops = top_recurrent_layers(desc)
-    if conv_lstm and not any(layer.return_sequences for layer in tops):
+    if conv_lstm and not any(returns_sequences(desc, layer) for layer in tops):
         return Outcome.ok(f"{conv_lstm[0].label} convolves each frame inside the recurrence")
     if not frame_convs and not conv_lstm:
         return Outcome.fail("no per-frame CNN (Conv2D inside TimeDistributed) and no Conv3D layer: a video "
@@ -356,10 +416,11 @@ def video_frontend(ev: Evidence, task: Any) -> Outcome:
                             "features to a sequence-to-vector RNN (e.g. LSTM with return_sequences=False), "
                             "or use Conv3D layers")
     for top in tops:
-        if top.return_sequences:
+        if returns_sequences(desc, top):
             return Outcome.fail(f"{top.label} has return_sequences=True: to classify the whole video the top "
                                 "recurrent layer must return one vector (return_sequences=False) "
-                                f"(got {top.shape_text(True)}, expected {top.shape_text(False)})", layer=top.name)
+                                f"(got {top.shape_text(True)}, expected {top.shape_text(False)})"
+                                f"{_step_slice_note(desc, top)}", layer=top.name)
     fed = [top for top in tops if desc.ancestors(top) & {conv.key for conv in frame_convs + conv_lstm}]
     if not fed:
         return Outcome.fail(f"{tops[0].label} does not read the per-frame CNN's features: put the recurrent layer "

@@ -528,6 +528,45 @@ class _Node:
     wrappers: tuple[str, ...]
     config: dict[str, Any]
     wrapper_config: dict[str, Any]
+    time_step: int | None = None
+
+
+def _full_slice(item: Any) -> bool:
+    """``:`` as Keras 3 saves it, ``{"class_name": "__slice__", "config": {start, stop, step all None}}``."""
+    if not isinstance(item, dict) or item.get("class_name") != "__slice__":
+        return False
+    config = item.get("config")
+    return isinstance(config, dict) and all(config.get(key) is None for key in ("start", "stop", "step"))
+
+
+def _time_step(spec: dict) -> int | None:
+    """The time step a GetItem op node keeps, ``t`` of ``h[:, t]`` / ``h[:, t, :]``, read from its one call.
+
+    Only a key of a full slice on the batch axis, an integer on the time axis, and nothing but
+    full slices (or one trailing ``...``) after it counts; anything else is None.
+    """
+    nodes = spec.get("inbound_nodes")
+    if not isinstance(nodes, list) or len(nodes) != 1 or not isinstance(nodes[0], dict):
+        return None
+    args = nodes[0].get("args")
+    if not isinstance(args, list) or len(args) != 2:
+        return None
+    tensor, key = args
+    if isinstance(tensor, dict) and tensor.get("class_name") == "__keras_tensor__":
+        shape = (tensor.get("config") or {}).get("shape")
+        if isinstance(shape, list) and len(shape) < 3:
+            return None        # no time axis to select from
+    if isinstance(key, dict) and key.get("class_name") == "__tuple__":
+        key = (key.get("config") or {}).get("value")
+    if not isinstance(key, list) or len(key) < 2 or not _full_slice(key[0]):
+        return None
+    step = key[1]
+    if not isinstance(step, int) or isinstance(step, bool):
+        return None
+    rest = key[2:]
+    if rest and isinstance(rest[-1], dict) and rest[-1].get("class_name") == "__ellipsis__":
+        rest = rest[:-1]
+    return step if all(_full_slice(item) for item in rest) else None
 
 
 class _Graph:
@@ -601,7 +640,8 @@ def _expand(spec: dict, prefix: tuple[str, ...], wrappers: tuple[str, ...], grap
     if class_name == "RNN" and isinstance(cell, dict) and cell.get("class_name") == "StackedRNNCells":
         keys = _expand_stacked_cells(config, cell, shown, path, wrappers, graph, wrapper_config or {})
         return keys[:1], keys[-1:], shape
-    key = graph.add(_Node(shown, str(class_name), path, wrappers, config, wrapper_config or {}))
+    time_step = _time_step(spec) if class_name == "GetItem" else None
+    key = graph.add(_Node(shown, str(class_name), path, wrappers, config, wrapper_config or {}, time_step))
     return [key], [key], shape
 
 
@@ -783,6 +823,7 @@ def _layer(index: int, node: _Node, inbound: tuple[str, ...]) -> Layer:
         merge_mode=node.wrapper_config.get("merge_mode", "concat") if "Bidirectional" in node.wrappers else None,
         n=c.get("n") if isinstance(c.get("n"), int) else None,
         batch_shape=_shape(c.get("batch_shape")) or _shape(c.get("batch_input_shape")),
+        time_step=node.time_step,
         config=c,
     )
 

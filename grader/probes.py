@@ -94,9 +94,10 @@ def _error_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- Keras 2 files
 #
 # Keras 3 refuses some configs Keras 2 (keras 2.x, tf-keras) wrote for built-in layers. The
-# parent has already allowlisted every object of the config; the rewrite below only deletes
-# keys, adds an InputLayer, and names the Keras 3 module of a Keras 2 model class, so the
-# sanitised copy holds no class the original did not, and it is loaded with safe_mode=True.
+# parent has already allowlisted every object of the config; the rewrite below deletes keys,
+# adds an InputLayer, names the Keras 3 module of a Keras 2 model class, and fixes two numbers
+# (node indices of nested models, a one-element axis list), so the sanitised copy holds no
+# class or module the original did not hold or allow, and it too is loaded with safe_mode=True.
 
 # Keys Keras 2 layers saved that no Keras 3 layer accepts.
 KERAS2_ONLY_KEYS = frozenset({"time_major"})
@@ -147,7 +148,10 @@ def keras2_to_keras3(config: Any, drop: dict[str, set[str]] | None = None) -> An
       InputLayer with that shape, and drops ``batch_input_shape`` from every other layer
       (wrapped inner layers included), which Keras 3 layers do not accept;
     * names the Keras 3 module of a Keras 2 model class (``tf_keras.src.engine.functional``
-      -> ``keras.src.models.functional``), which Keras 3 would otherwise not find.
+      -> ``keras.src.models.functional``), which Keras 3 would otherwise not find;
+    * renumbers the calls of nested models the way Keras 3 counts them;
+    * turns a one-element ``axis`` list (BatchNormalization's ``[2]``) into the integer, as
+      Keras 3's own legacy HDF5 loader does.
     """
     import copy
 
@@ -170,6 +174,9 @@ def keras2_to_keras3(config: Any, drop: dict[str, set[str]] | None = None) -> An
         if isinstance(class_name, str) and isinstance(inner, dict):
             for key in KERAS2_ONLY_KEYS | drop.get(class_name, set()):
                 inner.pop(key, None)
+            axis = inner.get("axis")
+            if isinstance(axis, list) and len(axis) == 1 and isinstance(axis[0], int):
+                inner["axis"] = axis[0]   # as Keras 3 itself does for legacy HDF5 configs
             if class_name == "Sequential" and isinstance(inner.get("layers"), list):
                 _give_input_layer(inner["layers"])
             if class_name in KERAS2_MODEL_MODULES and isinstance(inner.get("layers"), list):
@@ -253,6 +260,18 @@ def _renumber_nested_model_nodes(model: dict) -> None:
                         shift(ref, endpoint=False)
     for key in ("input_layers", "output_layers"):
         shift(model.get(key), endpoint=True)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a nested deserialisation error (Keras wraps it once per enclosing object),
+    without Keras's advice about custom objects, which does not apply to a student's built-in layers."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    marker = "Exception encountered:"
+    inner = text.rsplit(marker, 1)[1].strip() if marker in text else ""
+    line = inner.splitlines()[0].strip() if inner else _error_line(exc)
+    return re.split(r"(?<=\.) (?:Please ensure|Make sure)\b", line, maxsplit=1)[0][:240].rstrip(".")
 
 
 def _rejected_keywords(exc: BaseException) -> tuple[str, set[str]] | None:
@@ -343,7 +362,7 @@ def _load_keras2(task_dir: Path, path: Path, task: str | None):
         try:
             return keras.saving.load_model(dest, compile=False, safe_mode=True)
         except Exception as exc:
-            problem = _error_line(exc)
+            problem = _root_cause(exc)
             rejected = _rejected_keywords(exc)
             if rejected is None or rejected[1] <= drop.get(rejected[0], set()):
                 break

@@ -85,7 +85,9 @@ def one_line(exc: BaseException, limit: int = MESSAGE_LIMIT) -> str:
     except Exception:
         text = "<message could not be printed>"
     name = type(exc).__name__
-    line = " ".join(f"{name}: {text}".split()) if text else name
+    # Ops raise plain RuntimeErrors with messages already worded for the student.
+    prefix = "" if type(exc) is RuntimeError and text else f"{name}: "
+    line = " ".join(f"{prefix}{text}".split()) if text else name
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

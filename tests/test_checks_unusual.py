@@ -33,6 +33,10 @@ VERDICTS: dict[str, dict[str, str]] = {
     "q1_seq2vec__last_step_slice.keras": {},
     "q1_seq2vec__wrong_bidirectional_top_sequences.keras": {
         "seq2vec_return_sequences": "layer 1 'bidirectional' (Bidirectional(LSTM)) has return_sequences=True"},
+    "q1_seq2vec__wrong_first_step_slice.keras": {
+        "seq2vec_return_sequences": "layer 1 'gru' (GRU) has return_sequences=True"},
+    "q1_seq2vec__wrong_bidirectional_last_step_slice.keras": {
+        "seq2vec_return_sequences": "where the backward direction of a Bidirectional layer has seen only the last input"},
     # q1 vec2seq
     "q1_vec2seq__encoder_decoder_repeat_vector.keras": {},
     "q1_vec2seq__encoder_decoder_repeat_vector.h5": {},
@@ -100,13 +104,8 @@ VERDICTS: dict[str, dict[str, str]] = {
     "q8_video_classifier__wrong_nested_sequence_output.keras": {"video_frontend": "layer 3 'lstm' (LSTM) has return_sequences=True"},
 }
 
-# Legitimate models a check misjudges; grader/checks.py belongs to the lead, so these are strict xfails that
-# flip to failures (XPASS) once the check is fixed.
-CHECK_BUGS: dict[str, str] = {
-    "q1_seq2vec__last_step_slice.keras":
-        "seq2vec_return_sequences fails GRU(return_sequences=True) followed by h[:, -1, :] (a GetItem operation "
-        "node taking the last step), which computes exactly what return_sequences=False does",
-}
+# Legitimate models a check misjudges, as strict xfails that flip to failures (XPASS) once the check is fixed.
+CHECK_BUGS: dict[str, str] = {}
 
 
 def _params():
@@ -206,3 +205,87 @@ def test_legacy_files_are_described(name, version, model_class, input_shape):
 ])
 def test_gradient_clipping_is_read_from_every_format(name, optimizer):
     assert inspect_model_file(MODELS / name).optimizer == optimizer
+
+
+@pytest.mark.parametrize("name, step", [
+    ("q1_seq2vec__last_step_slice.keras", -1),               # h[:, -1, :]
+    ("q1_seq2vec__wrong_bidirectional_last_step_slice.keras", -1),   # h[:, -1]
+    ("q1_seq2vec__wrong_first_step_slice.keras", 0),          # h[:, 0, :]
+    ("q4_forecaster__masking_last_step.keras", -1),
+])
+def test_time_step_slices_are_described(name, step):
+    description = inspect_model_file(MODELS / name)
+    (get_item,) = [layer for layer in description.layers if layer.class_name == "GetItem"]
+    assert get_item.time_step == step
+    assert get_item.takes_last_step == (step == -1)
+    (recurrent,) = description.recurrent_layers()
+    assert (recurrent.key, get_item.key) in description.edges
+
+
+def test_last_step_slice_passes_seq2vec_and_fails_seq2seq(bank):
+    description = inspect_model_file(MODELS / "q1_seq2vec__last_step_slice.keras")
+    evidence = Evidence(description=description)
+    passed = CHECKS["seq2vec_return_sequences"].run(evidence, bank.task("q1_seq2vec"))
+    assert passed.status == "passed"
+    assert "layer 2 'get_item' (GetItem) keeps only the last step (h[:, -1])" in passed.message
+    # The same slice throws the time axis away, which a sequence-to-sequence task needs.
+    for task_id, check in (("q1_seq2seq", "top_returns_sequences"), ("q3_deep_seq2seq", "seq2seq_return_sequences")):
+        failed = CHECKS[check].run(evidence, bank.task(task_id))
+        assert failed.status == "failed"
+        assert failed.message.startswith("layer 1 'gru' (GRU) returns sequences but layer 2 'get_item' (GetItem) "
+                                         "keeps only the last step (h[:, -1])"), failed.message
+
+
+def _desc(*specs, edges, outputs):
+    """A hand-built description: specs are (name, class, settings), edges pairs of names."""
+    from grader.description import Layer, ModelDescription
+
+    layers = tuple(Layer(index=i, name=name, class_name=cls, path=("m", name), **settings)
+                   for i, (name, cls, settings) in enumerate(specs))
+    return ModelDescription("x.keras", "keras", "3", "Functional", ((None, None, 16, 16, 3),), layers,
+                            tuple(f"m/{name}" for name in outputs), None,
+                            tuple((f"m/{a}", f"m/{b}") for a, b in edges))
+
+
+@pytest.mark.parametrize("step, status", [(-1, "passed"), (0, "failed")])
+def test_video_top_reduced_to_its_last_step_is_a_vector(bank, step, status):
+    description = _desc(
+        ("input", "InputLayer", {}), ("conv", "Conv2D", {"wrappers": ("TimeDistributed",)}),
+        ("pool", "GlobalAveragePooling2D", {"wrappers": ("TimeDistributed",)}),
+        ("lstm", "LSTM", {"units": 8, "return_sequences": True}), ("get_item", "GetItem", {"time_step": step}),
+        ("dense", "Dense", {"activation": "softmax"}),
+        edges=[("input", "conv"), ("conv", "pool"), ("pool", "lstm"), ("lstm", "get_item"), ("get_item", "dense")],
+        outputs=["dense"])
+    outcome = CHECKS["video_frontend"].run(Evidence(description=description), bank.task("q8_video_classifier"))
+    assert outcome.status == status, outcome.message
+    if status == "failed":
+        assert outcome.message.startswith("layer 3 'lstm' (LSTM) has return_sequences=True")
+        assert "layer 4 'get_item' (GetItem) keeps step 0 (h[:, 0])" in outcome.message
+
+
+def test_slice_counts_only_when_it_is_all_that_reads_the_sequence(bank):
+    # The GRU's sequence also goes to pooling, so the model does use more than the last step.
+    description = _desc(
+        ("input", "InputLayer", {}), ("gru", "GRU", {"units": 8, "return_sequences": True}),
+        ("get_item", "GetItem", {"time_step": -1}), ("pool", "GlobalAveragePooling1D", {}), ("add", "Add", {}),
+        ("dense", "Dense", {}),
+        edges=[("input", "gru"), ("gru", "get_item"), ("gru", "pool"), ("get_item", "add"), ("pool", "add"),
+               ("add", "dense")],
+        outputs=["dense"])
+    outcome = CHECKS["seq2vec_return_sequences"].run(Evidence(description=description), bank.task("q1_seq2vec"))
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("layer 1 'gru' (GRU) has return_sequences=True")
+
+
+def test_lower_layer_reduced_to_its_last_step_fails_deep_seq2vec(bank):
+    description = _desc(
+        ("input", "InputLayer", {}), ("lstm", "LSTM", {"units": 8, "return_sequences": True}),
+        ("get_item", "GetItem", {"time_step": -1}), ("repeat", "RepeatVector", {"n": 5}),
+        ("lstm_1", "LSTM", {"units": 8, "return_sequences": False}), ("dense", "Dense", {}),
+        edges=[("input", "lstm"), ("lstm", "get_item"), ("get_item", "repeat"), ("repeat", "lstm_1"),
+               ("lstm_1", "dense")],
+        outputs=["dense"])
+    outcome = CHECKS["seq2vec_return_sequences"].run(Evidence(description=description), bank.task("q3_deep_seq2vec"))
+    assert outcome.status == "failed"
+    assert outcome.message.startswith("layer 1 'lstm' (LSTM) returns sequences but layer 2 'get_item' (GetItem) keeps "
+                                      "only the last step (h[:, -1]) before layer 4 'lstm_1' (LSTM)"), outcome.message

@@ -85,6 +85,18 @@ def keras3_models() -> dict[str, object]:
         h = L.GRU(8, return_sequences=True)(x)
         return functional(x, L.Dense(K)(h[:, -1, :]))
 
+    def q1_seq2vec__wrong_first_step_slice():
+        # h[:, 0] is the output after the first step only: it has seen one input, not the sequence.
+        x = keras.Input((None, F))
+        h = L.GRU(8, return_sequences=True)(x)
+        return functional(x, L.Dense(K)(h[:, 0, :]))
+
+    def q1_seq2vec__wrong_bidirectional_last_step_slice():
+        # At the last step the backward direction of a Bidirectional layer has seen only the last input.
+        x = keras.Input((None, F))
+        h = L.Bidirectional(L.LSTM(4, return_sequences=True))(x)
+        return functional(x, L.Dense(K)(h[:, -1]))
+
     def q1_seq2vec__wrong_bidirectional_top_sequences():
         x = keras.Input((None, F))
         h = L.Bidirectional(L.LSTM(4, return_sequences=True))(x)
@@ -368,6 +380,9 @@ DESCRIPTIONS = {
     "q1_seq2vec__rnn_gru_cell": "generic RNN(GRUCell) with a fixed-length input",
     "q1_seq2vec__last_step_slice": "GRU(return_sequences=True) then h[:, -1, :] (a keras.ops GetItem node)",
     "q1_seq2vec__wrong_bidirectional_top_sequences": "WRONG: the Bidirectional layer returns sequences, then pooling",
+    "q1_seq2vec__wrong_first_step_slice": "WRONG: GRU(return_sequences=True) then h[:, 0, :], the first step only",
+    "q1_seq2vec__wrong_bidirectional_last_step_slice": "WRONG: Bidirectional(LSTM, return_sequences=True) then "
+                                                       "h[:, -1], where the backward direction saw one input",
     "q1_vec2seq__encoder_decoder_repeat_vector": "Dense encoder, RepeatVector, LSTM decoder, TimeDistributed(Dense)",
     "q1_vec2seq__wrong_nested_decoder_vector": "WRONG: a nested decoder whose LSTM has return_sequences=False",
     "q3_deep_seq2seq__functional_three_gru": "three stacked GRUs in a Functional model",
