@@ -591,6 +591,91 @@ def demo(directory: str, workers: int | None) -> None:
         click.echo(f"report: {result['report']}")
 
 
+# --------------------------------------------------------------------------- reports
+
+def _report_errors():
+    from grader.gradebook import GradebookError
+    from grader.reports import ReportError
+
+    return (ReportError, GradebookError)
+
+
+@cli.command()
+@course_option
+@db_option
+@click.option("--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
+              help="The HTML file to write.")
+@click.option("--feedback/--no-feedback", "with_feedback", default=True, show_default=True,
+              help="Also write every graded student's page to feedback/ beside the report (the report links there).")
+def report(course_dir: str | None, db_url: str | None, out: str, with_feedback: bool) -> None:
+    """Write the instructor report: one self-contained HTML file that opens from disk.
+
+    Class statistics, misconceptions, the forecasting leaderboard beside the
+    baselines, a sortable table of every student and the grading runs.
+
+    \b
+    Example:
+        grader report --out report.html
+        grader report --course mycourse --out /tmp/report.html --no-feedback
+    """
+    from grader.reports import write_report
+
+    course = _open(course_dir, db_url)
+    with _gradebook(course) as gradebook:
+        try:
+            path = write_report(course, _bank(), Path(out), gradebook, feedback=with_feedback)
+        except _report_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}" + (f" and feedback pages in {path.parent / 'feedback'}" if with_feedback else ""))
+
+
+@cli.command()
+@click.option("--student", default=None, help="The student whose page to write.")
+@click.option("--all", "all_students", is_flag=True, help="Write a page for every graded student.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="With --student: the HTML file (default: <student>.html).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default="feedback", show_default=True,
+              help="With --all: the folder for the pages.")
+@course_option
+@db_option
+def feedback(student: str | None, all_students: bool, out: str | None, out_dir: str, course_dir: str | None,
+             db_url: str | None) -> None:
+    """Write student feedback pages (self-contained HTML).
+
+    Visible checks show their messages; hidden checks only their score and
+    MAE / MASE beside the baselines. Reference answers and forecast plots
+    appear only when course.toml's [release] answers / forecast_plots allow.
+
+    \b
+    Example:
+        grader feedback --student alice --out alice.html
+        grader feedback --all --out-dir feedback/
+    """
+    from grader.reports import feedback_filename, render_feedback, write_feedback_pages
+
+    if bool(student) == all_students:
+        raise click.ClickException("give either --student ID or --all")
+    course = _open(course_dir, db_url)
+    bank = _bank()
+    with _gradebook(course) as gradebook:
+        try:
+            if all_students:
+                written = write_feedback_pages(course, bank, Path(out_dir), gradebook)
+                click.echo(f"wrote {len(written)} feedback pages in {out_dir}")
+                return
+            target = Path(out or feedback_filename(student))
+            html = render_feedback(course, bank, student, gradebook)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(html, encoding="utf-8")
+        except _report_errors() as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {exc.filename or out or out_dir}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {target}")
+
+
 def main() -> None:
     cli(prog_name="grader")
 

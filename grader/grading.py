@@ -174,8 +174,20 @@ class Grader:
         """Record a submission that could not even be read, so the batch report shows it."""
         import hashlib
 
-        content = hashlib.sha256(f"unreadable:{message}".encode()).hexdigest()
-        submission_id = self.gradebook.add_submission(student, {}, content, "", str(source))
+        digest = hashlib.sha256(f"unreadable:{message}".encode())
+        if source.is_file():
+            with open(source, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        content = digest.hexdigest()
+        try:
+            latest = self.gradebook.latest_submission(student)
+        except Exception:
+            latest = None
+        if latest is not None and latest.content_hash == content and self.gradebook.current_results(latest.id):
+            return   # already recorded by an earlier run: a rerun adds nothing
+        submission_id = latest.id if latest is not None and latest.content_hash == content else \
+            self.gradebook.add_submission(student, {}, content, "", str(source))
         result = CheckResult("submission", "intake", ERROR, 0.0, self.bank.points, message)
         self.gradebook.record_results(submission_id, run_id, [result])
 

@@ -182,3 +182,22 @@ def test_sigkill_halfway_then_rerun_grades_each_submission_once(demo, bank, tmp_
             keys = [(r["task"], r["check"]) for r in rows]
             assert rows and len(keys) == len(set(keys))
         assert any(run.status == "interrupted" for run in gradebook.runs())
+
+
+def test_unreadable_zip_is_recorded_once_and_the_batch_goes_on(demo, bank, tmp_path):
+    from grader.grading import run_batch
+
+    course = demo["course"]
+    subs = tmp_path / "subs"
+    _light_submissions(course, bank, subs, 1)
+    (subs / "mallory.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    db = f"sqlite:///{tmp_path / 'broken.db'}"
+    paths = sorted(subs.iterdir())
+    with Gradebook(db) as gradebook:
+        first = run_batch(course, bank, gradebook, paths, workers=1)
+        second = run_batch(course, bank, gradebook, paths, workers=1)
+        assert {o.student: o.status for o in first.outcomes} == {"mallory": "failed", "s00": "graded"}
+        assert {o.student: o.status for o in second.outcomes} == {"mallory": "failed", "s00": "skipped"}
+        assert len(gradebook.submissions("mallory")) == 1
+        rows = gradebook.current_results(gradebook.latest_submission("mallory").id)
+        assert len(rows) == 1 and rows[0]["status"] == "error" and rows[0]["score"] == 0

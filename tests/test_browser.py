@@ -1,0 +1,107 @@
+"""The report and a feedback page in headless Chromium: they render, their script runs, no console errors.
+
+Uses the hand-built gradebook of ``test_reports`` (no TensorFlow). Set
+``GRADER_SCREENSHOT_DIR`` to keep the screenshots (e.g. as CI artifacts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from test_reports import build_course
+
+pytestmark = pytest.mark.browser
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM = next((path for path in map(shutil.which, BROWSERS) if path), None)
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if CHROMIUM is None:
+        pytest.skip(f"headless Chromium not found (looked for {', '.join(BROWSERS)} on PATH); "
+                    f"install it with 'apt-get install -y chromium'")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory, bank) -> dict[str, Path]:
+    from grader.reports import write_report
+
+    course = build_course(tmp_path_factory.mktemp("browser-course"), bank, answers=True, forecast_plots=True)
+    report = write_report(course, bank, course.root / "site" / "report.html")
+    return {"report": report, "feedback": report.parent / "feedback" / "dave.html"}
+
+
+def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--disable-extensions", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+               "--enable-logging=stderr", "--v=0", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, f"chromium failed ({result.returncode}):\n{result.stderr[-2000:]}"
+    return result
+
+
+def console_problems(stderr: str) -> list[str]:
+    """Every console message Chromium logged for the page (uncaught errors, CSP refusals, console.*).
+
+    The pages log nothing on their own, so any console line is a problem.
+    """
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+def dump_dom(chromium: str, tmp_path: Path, page: Path, fragment: str = "") -> tuple[str, str]:
+    result = run_chromium(chromium, tmp_path, "--dump-dom", page.as_uri() + fragment)
+    return result.stdout, result.stderr
+
+
+def test_report_runs_its_script_and_has_every_section(chromium, pages, tmp_path):
+    dom, stderr = dump_dom(chromium, tmp_path, pages["report"], "#selftest")
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    assert 'data-js="ready"' in body, body          # the script ran (its CSP hash matched) without errors
+    assert 'data-selftest="ok"' in body, body       # every sortable table sorts both ways
+    for element_id in ("histogram", "plot-histogram", "question-stats", "question-distribution",
+                       "misconceptions", "misconception-table", "prose-misconceptions", "leaderboard",
+                       "leaderboard-table-q4_forecaster", "leaderboard-table-q7_conv_rnn", "forecast-plots",
+                       "plot-horizon-mae", "window-plot-q4_forecaster", "student-table", "runs", "errors"):
+        assert f'id="{element_id}"' in dom, element_id
+    assert dom.count('class="feedback-link" href="feedback/') == 6
+    assert re.search(r'<ol id="js-errors" class="js-errors" hidden="(hidden)?">\s*</ol>', dom)
+    assert 'aria-sort="' in dom                     # headers were made sortable
+    assert console_problems(stderr) == []
+
+
+def test_feedback_page_renders_without_errors(chromium, pages, tmp_path):
+    dom, stderr = dump_dom(chromium, tmp_path, pages["feedback"])
+    assert 'data-js="ready"' in re.search(r"<body[^>]*>", dom).group(0)
+    assert "feedback for dave" in dom
+    for task in ("q4_forecaster", "q5_stable_rnn", "q7_conv_rnn"):
+        assert f'id="forecast-plot-{task}"' in dom and f'id="plot-samples-{task}"' in dom
+    assert "Reference answer" in dom
+    assert console_problems(stderr) == []
+
+
+@pytest.mark.parametrize("page", ["report", "feedback"])
+def test_screenshot_is_not_blank(chromium, pages, tmp_path, page):
+    image = pytest.importorskip("PIL.Image")
+    shot = tmp_path / f"{page}.png"
+    run_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1280,2000",
+                 "--hide-scrollbars", pages[page].as_uri())
+    assert shot.is_file() and shot.stat().st_size > 20_000
+    with image.open(shot) as picture:
+        assert picture.size == (1280, 2000)
+        colours = picture.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is None or len(colours) > 50      # text, plots and badges, not an empty page
+    keep = os.environ.get("GRADER_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(keep) / shot.name)
