@@ -127,6 +127,10 @@ def build_references(course: Course, *, force: bool = False, tasks: list[str] | 
         entries[task] = entry
         shown = f", held-out MAE {entry['mae']:,.0f}" if "mae" in entry else ""
         log(f"{task}: built {target.name} in {entry['built_seconds']:.1f} s{shown}")
+        if "mae" in entry and entry["mae"] >= entry["seasonal_naive_mae"]:
+            log(f"warning: the {task} reference (MAE {entry['mae']:,.0f}) does not beat the seasonal-naive "
+                f"forecast ({entry['seasonal_naive_mae']:,.0f}) on this series: forecast credit then needs "
+                "a model at least as good as the reference")
     manifest["series_key"] = key
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
     return manifest
