@@ -60,13 +60,20 @@ class ForecastEvaluator:
             windows = self._windows(window)
         except ForecastError as exc:
             return {"error": f"a window of {window} days does not fit before the held-out period: {exc}"}
-        raw = prober.predict(path, windows.inputs)
+        from grader.checking import PredictFailed
+
+        try:
+            raw = np.asarray(prober.predict(path, windows.inputs))
+        except PredictFailed as exc:
+            return {"error": f"the model could not forecast the held-out windows: {exc}"}
+        probe = {"outputs": 1, "runs": [{"input_shape": list(windows.inputs.shape), "output_shape": list(raw.shape),
+                                         "finite": bool(np.isfinite(raw).all())}]}
         try:
             evaluation = evaluate(np.asarray(raw), self.series, self.course.series, window, name=task.id)
             full = self.anchor_mae(task, task.full_credit_at, evaluation)
             zero = self.anchor_mae(task, task.zero_credit_at, evaluation)
         except ForecastError as exc:
-            return {"error": str(exc)}
+            return {"error": str(exc), "probe": probe}
         reference = self.manifest.get("tasks", {}).get(task.id, {})
         forecast = normalise_predictions(np.asarray(raw), evaluation.n_windows) * self.series.scale
         origins = windows.origins
@@ -91,4 +98,5 @@ class ForecastEvaluator:
             "test_start": evaluation.test_start,
             "test_end": evaluation.test_end,
             "samples": samples,
+            "probe": probe,
         }

@@ -33,6 +33,10 @@ class ProbeFailed(Exception):
     """The sandbox could not finish a task (timeout, memory, crash, unloadable file); one line."""
 
 
+class PredictFailed(ValueError):
+    """The model loaded but raised while forecasting the windows; one line."""
+
+
 class Prober(Protocol):
     """The dynamic half of checking; every method runs untrusted files out of process."""
 
@@ -96,16 +100,20 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
     evidence = Evidence(description=description, source={"error": None, **source} if source else None)
     needs = {CHECKS[name].needs for name, _ in task.checks}
     try:
+        if include_hidden and forecast is not None and prober is not None and "forecast" in needs and description:
+            evidence = _with(evidence, forecast=forecast(task, path, description, prober))
         if prober is not None and "probe" in needs:
             if task.is_model:
-                declared = list(description.input_shape) if description and description.input_shape else None
-                evidence = _with(evidence, probe=prober.probe_model(task, path, declared))
+                # The forecast's forward pass over every held-out window already shows the output shape.
+                probe = (evidence.forecast or {}).get("probe")
+                if probe is None:
+                    declared = list(description.input_shape) if description and description.input_shape else None
+                    probe = prober.probe_model(task, path, declared)
+                evidence = _with(evidence, probe=probe)
             elif source and "lstm_step" in source.get("functions", {}):
                 evidence = _with(evidence, probe=prober.lstm_step_cases(path))
             else:
                 evidence = _with(evidence, probe={"error": f"{path.name} defines no function lstm_step, so it cannot be run"})
-        if include_hidden and forecast is not None and prober is not None and "forecast" in needs and description:
-            evidence = _with(evidence, forecast=forecast(task, path, description, prober))
     except ProbeFailed as exc:
         return _task_error(task, f"{path.name}: {exc}", check="run"), description
 
@@ -199,7 +207,7 @@ class SandboxProber:
     def predict(self, path: Path, inputs: Any) -> Any:
         import numpy as np
 
-        from grader.sandbox import SandboxError
+        from grader.sandbox import SandboxError, TaskFailed
 
         name = f"model{path.suffix.lower()}"
         with tempfile.TemporaryDirectory(prefix="grader-predict-") as tmp:
@@ -209,6 +217,8 @@ class SandboxProber:
                 return self.worker.run_with_output(
                     "predict", {"file": name, "inputs": "inputs.npy", "out": "pred.npy"},
                     {name: path, "inputs.npy": source}, "pred.npy")
+            except TaskFailed as exc:
+                raise PredictFailed(str(exc)) from None
             except SandboxError as exc:
                 raise ProbeFailed(str(exc)) from None
 

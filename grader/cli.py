@@ -585,8 +585,11 @@ def demo(directory: str, workers: int | None) -> None:
 
     result = run_demo(Path(directory), workers=workers, log=click.echo)
     _print_batch(result["summary"])
-    broken = {s.student: s.description for s in SAMPLES}
-    click.echo("\nsamples: " + "; ".join(f"{k}: {v}" for k, v in broken.items()))
+    click.echo(f"\n{'sample':<8} {'what it does':<44} points lost, by task")
+    for sample in SAMPLES:
+        lost = result["losses"].get(sample.student, {})
+        shown = ", ".join(f"{task} -{points:g}" for task, points in sorted(lost.items())) or "none"
+        click.echo(f"{sample.student:<8} {sample.description:<44} {shown}")
     if result["report"]:
         click.echo(f"report: {result['report']}")
 

@@ -141,6 +141,7 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
     log(f"wrote {len(samples)} sample submissions under {course.root / 'samples'}")
     with Gradebook(course.db_url) as gradebook:
         summary = run_batch(course, bank, gradebook, samples, workers=workers)
+        losses = task_losses(gradebook, bank)
     report = None
     try:
         from grader.reports import write_report
@@ -148,4 +149,18 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
         report = write_report(course, bank, course.root / "report.html")
     except ImportError:
         pass
-    return {"course": course, "summary": summary, "report": report}
+    return {"course": course, "summary": summary, "report": report, "losses": losses}
+
+
+def task_losses(gradebook, bank: Bank) -> dict[str, dict[str, float]]:
+    """Student -> {task: points lost} for every task not at full marks (prose tasks included)."""
+    from grader.gradebook import task_questions
+
+    points = {t.id: t.points for t in bank.tasks} | {q.prose_task: q.prose_points for q in bank.questions}
+    losses: dict[str, dict[str, float]] = {}
+    for summary in gradebook.class_summary(task_questions(bank)):
+        scores = {task: entry["score"] for q in summary.get("questions", {}).values()
+                  for task, entry in q["tasks"].items()}
+        losses[summary["student_id"]] = {task: round(full - scores.get(task, 0.0), 2)
+                                         for task, full in points.items() if scores.get(task, 0.0) < full - 1e-6}
+    return losses
