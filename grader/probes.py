@@ -504,24 +504,46 @@ def run_lstm_step(payload: dict, task_dir: Path) -> dict:
 
 
 def warmup() -> None:
-    """Import and exercise what grading needs, before the worker drops privileges."""
-    import math, typing, functools, itertools, dataclasses, collections  # noqa: F401,E401
-    np = _np()
-    if os.environ.get("GRADER_WORKER_KIND", "keras") != "keras":
-        return
+    """Run every op once on our own files, before the worker drops privileges.
+
+    After the drop the worker cannot read the Python installation any more, so
+    every module an op imports lazily (numpy.random, zipfile codecs, Keras's
+    saving and RNN code ...) must already be loaded: exercising the real ops is
+    the only dependable way to load them all.
+    """
+    import math, typing, functools, itertools, dataclasses, collections, secrets  # noqa: F401,E401
     import tempfile
 
-    import h5py  # noqa: F401
-    import keras
+    np = _np()
+    import numpy.random  # noqa: F401  (numpy 2 loads it lazily; it imports secrets)
 
     with tempfile.TemporaryDirectory() as tmp:
-        model = keras.Sequential([keras.Input((None, 1)), keras.layers.LSTM(2), keras.layers.Dense(1)])
+        tmp_path = Path(tmp)
+        if os.environ.get("GRADER_WORKER_KIND", "keras") != "keras":
+            from reference_models.lstm_cell import __file__ as reference_source
+
+            rng = np.random.default_rng(0)
+            arrays = {"0_x": rng.normal(size=(1, 2)), "0_h": np.zeros((1, 2)), "0_c": np.zeros((1, 2)),
+                      "0_kernel": rng.normal(size=(2, 8)), "0_recurrent_kernel": rng.normal(size=(2, 8)),
+                      "0_bias": np.zeros(8)}
+            np.savez(tmp_path / "cases.npz", **arrays)
+            (tmp_path / "warmup_cell.py").write_text(Path(reference_source).read_text())
+            run_lstm_step({"file": "warmup_cell.py"}, tmp_path)
+            sys.modules.pop("student_lstm_cell", None)
+            return
+        import h5py  # noqa: F401
+        import keras
+
+        model = keras.Sequential([keras.Input((None, 1)), keras.layers.LSTM(2), keras.layers.Dense(7)])
+        np.save(tmp_path / "inputs.npy", np.zeros((2, 56, 1), "float32"), allow_pickle=False)
         for name in ("w.keras", "w.h5"):
-            model.save(os.path.join(tmp, name))
-            loaded = keras.saving.load_model(os.path.join(tmp, name), compile=False, safe_mode=True)
-            loaded(np.zeros((1, 3, 1), "float32"), training=False)
-        cell = keras.layers.LSTMCell(2)
-        cell(np.zeros((1, 1), "float32"), [np.zeros((1, 2), "float32")] * 2)
+            model.save(tmp_path / name)
+            probe_model({"file": name, "kind": "seq2vec", "declared": [None, None, 1]}, tmp_path)
+            probe_model({"file": name, "kind": "forecaster", "declared": [None, None, 1]}, tmp_path)
+            predict({"file": name, "inputs": "inputs.npy", "out": "out.npy"}, tmp_path)
+        keras_lstm_cases({"seed": 0, "cases": [[1, 1, 2]]}, tmp_path)
+        _LSTM_CASES.clear()
+        _CACHE.clear()
     keras.backend.clear_session()
 
 
