@@ -9,6 +9,8 @@ exceptions into one-line ``click.ClickException`` messages. Heavy modules
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -680,6 +682,10 @@ def feedback(student: str | None, all_students: bool, out: str | None, out_dir: 
 
 
 def main() -> None:
+    # Commands that train or load reference models import TensorFlow in this
+    # process; keep its C++ and Python logging off the user's terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     cli(prog_name="grader")
 
 
