@@ -918,7 +918,7 @@ class Gradebook:
             student = self._get_student(session, student_id)
             latest, by_student = self._latest_results(session, [student_id])
             overrides = self._active_overrides(session, [student_id])
-            return _summarise(_student(student), latest.get(student_id), by_student.get(student_id, []),
+            return summarise(_student(student), latest.get(student_id), by_student.get(student_id, []),
                               overrides, task_questions)
         return self._read(work)
 
@@ -930,7 +930,7 @@ class Gradebook:
             overrides: dict[str, list[Override]] = defaultdict(list)
             for item in self._active_overrides(session, None):
                 overrides[item.student_id].append(item)
-            return [_summarise(_student(s), latest.get(s.id), by_student.get(s.id, []),
+            return [summarise(_student(s), latest.get(s.id), by_student.get(s.id, []),
                                overrides.get(s.id, []), task_questions) for s in students]
         return self._read(work)
 
@@ -967,8 +967,9 @@ class Gradebook:
 
 # --------------------------------------------------------------------------- summaries
 
-def _summarise(student: Student, latest: tuple[int, datetime] | None, rows: list[dict[str, Any]],
+def summarise(student: Student, latest: tuple[int, datetime] | None, rows: list[dict[str, Any]],
                overrides: list[Override], task_questions: Mapping[str, str] | None) -> dict[str, Any]:
+    """Per-question and per-task totals from a student's current result rows (effective scores)."""
     tasks: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = tasks.setdefault(row["task"], {"score": 0.0, "auto_score": 0.0, "max_score": 0.0,

@@ -215,56 +215,14 @@ def summarise_results(student_id: str, name: str | None, submission: Any, rows: 
                       overrides: list[dict[str, Any]], task_questions: Mapping[str, str]) -> dict[str, Any]:
     """A student's summary in the shape of :meth:`Gradebook.student_summary`, from their current rows.
 
-    ``rows`` carry effective scores (overrides applied); a task-level override
-    of a task without results still counts, as in the gradebook.
+    The gradebook's own summariser does the arithmetic, so the report and the
+    exports always agree.
     """
-    from grader.gradebook import question_of
+    from grader.gradebook import Override, Student, summarise
 
-    def blank(overridden: bool) -> dict[str, Any]:
-        return {"score": 0.0, "auto_score": 0.0, "max_score": 0.0, "overridden": overridden,
-                "pending_review": False, "checks": 0}
-
-    tasks: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        entry = tasks.setdefault(row["task"], blank(False))
-        entry["score"] += row["score"]
-        entry["auto_score"] += row["auto_score"]
-        entry["max_score"] += row["max_score"]
-        entry["overridden"] |= row["overridden"]
-        entry["pending_review"] |= row["pending_review"]
-        entry["checks"] += 1
-    newest_whole = {o["task"]: o for o in sorted(overrides, key=lambda o: o["id"])
-                    if o.get("active", True) and o["check"] is None}
-    for task, item in newest_whole.items():
-        entry = tasks.setdefault(task, blank(True))
-        entry["score"], entry["overridden"] = item["manual_score"], True
-    questions: dict[str, dict[str, Any]] = {}
-    for task in sorted(tasks):
-        entry = tasks[task]
-        for key in ("score", "auto_score", "max_score"):
-            entry[key] = round(entry[key], 4)
-        question = questions.setdefault(question_of(task, task_questions),
-                                        {"score": 0.0, "max_score": 0.0, "tasks": {}})
-        question["tasks"][task] = entry
-        question["score"] = round(question["score"] + entry["score"], 4)
-        question["max_score"] = round(question["max_score"] + entry["max_score"], 4)
-    ordered = dict(sorted(questions.items(), key=lambda kv: _question_order(kv[0])))
-    return {
-        "student_id": student_id, "name": name,
-        "submission_id": submission.id if submission else None,
-        "received_at": submission.received_at.isoformat() if submission else None,
-        "graded": bool(rows),
-        "score": round(sum(q["score"] for q in ordered.values()), 4),
-        "max_score": round(sum(q["max_score"] for q in ordered.values()), 4),
-        "overridden": any(t["overridden"] for t in tasks.values()),
-        "pending_review": sum(1 for row in rows if row["pending_review"]),
-        "questions": ordered,
-    }
-
-
-def _question_order(question: str) -> tuple[int, str]:
-    match = re.fullmatch(r"Q(\d+)", question)
-    return (int(match.group(1)), "") if match else (1 << 30, question)
+    latest = (submission.id, submission.received_at) if submission else None
+    items = [Override(**{key: item[key] for key in Override.__dataclass_fields__}) for item in overrides]
+    return summarise(Student(student_id, name, None), latest, rows, items, task_questions)
 
 
 def _for_course(data: ClassData, course: Course) -> ClassData:
