@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nKeyword-stuffed or negated answers given full credit automatically: {len(guarded)}"
           + "".join(f"\n  {r['id']}" for r, _ in guarded))
 
-    print(f"\nWorst disagreements (label -> score; * = auto-accepted)")
+    print("\nWorst disagreements (label -> score; * = auto-accepted)")
     ranked = sorted(rows, key=lambda rs: (-abs(nearest_grade(rs[1].fraction) - rs[0]["label"]),
                                           rs[1].needs_review, rs[0]["id"]))
     for r, s in ranked[:args.worst]:
