@@ -194,24 +194,19 @@ def _inspect_keras_zip(path: Path, limits: InspectionLimits) -> ModelDescription
                 raise
             raise BrokenModel(f"{name} is truncated or corrupt ({exc}); save the model again") from None
         config = _loads(raw_config, name, "config.json")
-        if "model.weights.h5" in by_name:
-            with tempfile.TemporaryDirectory(prefix="grader-inspect-") as tmp:
-                weights = Path(tmp) / "model.weights.h5"
-                try:
-                    _copy_bounded(archive, by_name["model.weights.h5"], limits.weights_mb * _MB, weights, name)
-                except (zipfile.BadZipFile, EOFError, OSError) as exc:
-                    raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc}); save the model again") from None
-                check_hdf5(weights, f"{name}: model.weights.h5", limits, weights_only=True)
-        elif "model.weights.npz" in by_name:
-            with tempfile.TemporaryDirectory(prefix="grader-inspect-") as tmp:
-                weights = Path(tmp) / "model.weights.npz"
-                try:
-                    _copy_bounded(archive, by_name["model.weights.npz"], limits.weights_mb * _MB, weights, name)
-                except (zipfile.BadZipFile, EOFError, OSError) as exc:
-                    raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc}); save the model again") from None
-                check_npz(weights, f"{name}: model.weights.npz", limits)
-        else:
+        member = next((m for m in ("model.weights.h5", "model.weights.npz") if m in by_name), None)
+        if member is None:
             raise BrokenModel(f"{name} has no weights (model.weights.h5): save it with model.save('{name}')")
+        with tempfile.TemporaryDirectory(prefix="grader-inspect-") as tmp:
+            weights = Path(tmp) / member
+            try:
+                _copy_bounded(archive, by_name[member], limits.weights_mb * _MB, weights, name)
+            except (zipfile.BadZipFile, EOFError, OSError) as exc:
+                raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc}); save the model again") from None
+            if member.endswith(".h5"):
+                check_hdf5(weights, f"{name}: {member}", limits, weights_only=True)
+            else:
+                check_npz(weights, f"{name}: {member}", limits)
     if not isinstance(config, dict):
         raise BrokenModel(f"{name}: config.json is not a model config")
     check_config(config, name, limits)

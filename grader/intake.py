@@ -187,6 +187,21 @@ def _size(n: int) -> str:
     return f"{n / MiB:.0f} MiB" if n >= MiB else f"{n} bytes"
 
 
+def _accept(files: dict[str, bytes], problems: list[str], source: str, name: str, shown: str,
+            data: bytes | None, reason: str | None) -> int:
+    """Keep one read file, or record why it was refused; returns the bytes kept.
+
+    A reason about the whole submission (its total size) refuses everything.
+    """
+    if data is None:
+        if reason and reason.startswith("the submission"):
+            raise IntakeError(f"{source}: {reason}; refused whole")
+        problems.append(f"{source}: refused {shown!r}: {reason}")
+        return 0
+    files[name] = data
+    return len(data)
+
+
 def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[str]]:
     try:
         archive = zipfile.ZipFile(path)
@@ -229,13 +244,7 @@ def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[
                 continue
             seen[folded] = raw
             data, reason = _read_member(archive, info, limits, limits.max_total_bytes - total)
-            if data is None:
-                if reason and reason.startswith("the submission"):
-                    raise IntakeError(f"{path.name}: {reason}; refused whole")
-                problems.append(f"{path.name}: refused {raw!r}: {reason}")
-                continue
-            total += len(data)
-            files[name] = data
+            total += _accept(files, problems, path.name, name, raw, data, reason)
     return files, problems
 
 
@@ -301,13 +310,7 @@ def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], li
                     continue
                 target = resolved
             data, reason = _read_file(target, limits, limits.max_total_bytes - total)
-            if data is None:
-                if reason and reason.startswith("the submission"):
-                    raise IntakeError(f"{root.name}: {reason}; refused whole")
-                problems.append(f"{root.name}: refused {rel!r}: {reason}")
-                continue
-            total += len(data)
-            files[rel] = data
+            total += _accept(files, problems, root.name, rel, rel, data, reason)
     return files, problems
 
 
