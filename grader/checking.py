@@ -13,7 +13,6 @@ every other task is still checked.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from grader.inspection import InspectionError, InspectionLimits, inspect_model_f
 from grader.results import ERROR, CheckResult, Outcome
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
-LSTM_TOLERANCE = 1e-5
 
 
 class ProbeFailed(Exception):
@@ -100,8 +98,8 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
     evidence = Evidence(description=description, source={"error": None, **source} if source else None)
     needs = {CHECKS[name].needs for name, _ in task.checks}
     try:
-        if include_hidden and forecast is not None and prober is not None and "forecast" in needs and description:
-            evidence = _with(evidence, forecast=forecast(task, path, description, prober))
+        if include_hidden and prober is not None and "forecast" in needs and description:
+            evidence = _with(evidence, forecast=_forecast_evidence(forecast, task, path, description, prober))
         if prober is not None and "probe" in needs:
             if task.is_model:
                 # The forecast's forward pass over every held-out window already shows the output shape.
@@ -122,7 +120,7 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
         spec = CHECKS[name]
         if spec.needs == "probe" and prober is None:
             continue
-        if spec.needs == "forecast" and not (include_hidden and forecast is not None and prober is not None):
+        if spec.needs == "forecast" and not (include_hidden and prober is not None):
             continue
         try:
             outcome = spec.run(evidence, task)
@@ -130,6 +128,19 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
             outcome = Outcome.error(f"check {name} failed internally ({type(exc).__name__}: {str(exc)[:120]})")
         results.append(CheckResult.from_outcome(task.id, name, outcome, points, spec.visibility))
     return results, description
+
+
+def _forecast_evidence(forecast: ForecastEvaluator | None, task: Task, path: Path, description: ModelDescription,
+                       prober: Prober) -> dict[str, Any]:
+    """The evaluator's evidence; its own failures become a grader error (reviewed), never a silent fail."""
+    if forecast is None:
+        return {"grader_error": "no forecast evaluator was configured for this grading"}
+    try:
+        return forecast(task, path, description, prober)
+    except ProbeFailed:
+        raise
+    except Exception as exc:  # a grader bug or a broken course must not cost the student points silently
+        return {"grader_error": f"the evaluator failed ({type(exc).__name__})"}
 
 
 def _with(evidence: Evidence, **changes: Any) -> Evidence:
@@ -189,133 +200,77 @@ class SandboxProber:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, op: str, payload: dict, files: dict[str, Path]) -> dict:
+    def _run(self, op: str, payload: dict, files: dict[str, Path], reply_limit: int) -> dict:
         from grader.sandbox import SandboxError, TaskFailed
 
         try:
-            return self.worker.run(op, payload, files)
+            return self.worker.run(op, payload, files, reply_limit=reply_limit)
         except TaskFailed as exc:
             raise ProbeFailed(str(exc)) from None
         except SandboxError as exc:
             raise ProbeFailed(str(exc)) from None
 
     def probe_model(self, task: Task, path: Path, declared: list | None) -> dict[str, Any]:
+        from grader.untrusted import PROBE_REPLY_LIMIT, UntrustedOutput, validate_probe
+
         name = f"model{path.suffix.lower()}"
-        return self._run("probe_model", {"file": name, "kind": task.kind, "declared": declared, "task": task.id},
-                         {name: path})
+        reply = self._run("probe_model", {"file": name, "kind": task.kind, "declared": declared, "task": task.id},
+                          {name: path}, PROBE_REPLY_LIMIT)
+        try:
+            return validate_probe(reply)
+        except UntrustedOutput as exc:
+            raise ProbeFailed(f"the sandbox returned a malformed result ({exc})") from None
 
     def predict(self, path: Path, inputs: Any) -> Any:
+        """The model's output on ``inputs``, read from the worker's .npy only after its header is checked."""
         import numpy as np
 
+        from grader.probes import MAX_PREDICT_BYTES
         from grader.sandbox import SandboxError, TaskFailed
+        from grader.untrusted import NPY_HEADER_LIMIT, PREDICT_REPLY_LIMIT, UntrustedOutput, read_npy
 
         name = f"model{path.suffix.lower()}"
         with tempfile.TemporaryDirectory(prefix="grader-predict-") as tmp:
             source = Path(tmp) / "inputs.npy"
             np.save(source, np.asarray(inputs, dtype="float32"), allow_pickle=False)
             try:
-                return self.worker.run_with_output(
+                _, data = self.worker.run_with_output(
                     "predict", {"file": name, "inputs": "inputs.npy", "out": "pred.npy"},
-                    {name: path, "inputs.npy": source}, "pred.npy")
+                    {name: path, "inputs.npy": source}, "pred.npy",
+                    max_bytes=MAX_PREDICT_BYTES + NPY_HEADER_LIMIT + 16, reply_limit=PREDICT_REPLY_LIMIT)
             except TaskFailed as exc:
                 raise PredictFailed(str(exc)) from None
             except SandboxError as exc:
                 raise ProbeFailed(str(exc)) from None
+        try:
+            return read_npy(data, dtype="float32", max_bytes=MAX_PREDICT_BYTES, name="the forecasts")
+        except UntrustedOutput as exc:
+            raise PredictFailed(str(exc)) from None
 
     def lstm_step_cases(self, path: Path) -> dict[str, Any]:
-        """Keras's LSTMCell on random cases (keras worker), the student's lstm_step on the same (fresh plain worker)."""
-        import numpy as np
+        """The student's lstm_step on fresh random inputs (a fresh plain worker); compared here, in the grader.
 
+        The sandbox gets the inputs only; the expected values and the seed stay in this process.
+        """
+        from grader import lstm_cases
         from grader.sandbox import SandboxError, TaskFailed, run_once
 
-        with tempfile.TemporaryDirectory(prefix="grader-lstm-") as tmp:
-            tmp_path = Path(tmp)
-            try:
-                self.worker.run_with_output("keras_lstm_cases", {"seed": 7}, {}, "cases.npz",
-                                            dest=tmp_path / "cases.npz")
-            except SandboxError as exc:
-                raise ProbeFailed(f"the reference LSTM cell could not run: {exc}") from None
-            try:
-                reply = run_once("plain", "run_lstm_step", {"file": "student.py"},
-                                 {"student.py": path, "cases.npz": tmp_path / "cases.npz"},
-                                 self.plain_limits, output="outputs.npz", dest=tmp_path / "outputs.npz")
-            except TaskFailed as exc:
-                return {"error": f"running lstm_step: {exc}"}
-            except SandboxError as exc:
-                # A hang, a crash or a memory blow-up: the whole task scores 0.
-                raise ProbeFailed(f"running lstm_step {exc}") from None
-            with np.load(tmp_path / "cases.npz", allow_pickle=False) as data:
-                cases = {key: data[key] for key in data.files}
-            outputs: dict[str, Any] = {}
-            if (tmp_path / "outputs.npz").exists():
-                with np.load(tmp_path / "outputs.npz", allow_pickle=False) as data:
-                    outputs = {key: data[key] for key in data.files}
-        return {"cases": compare_lstm_cases(cases, outputs, reply.get("errors", {})), "tolerance": LSTM_TOLERANCE}
-
-
-def compare_lstm_cases(cases: dict[str, Any], outputs: dict[str, Any], errors: dict[str, str]) -> list[dict]:
-    """Per case: the largest deviation of the student's (h, c) from Keras's, with a hint for common mistakes."""
-    import numpy as np
-
-    from reference_models.lstm_cell import lstm_step as reference
-
-    results = []
-    n_cases = len({key.split("_", 1)[0] for key in cases})
-    for n in range(n_cases):
-        x = cases[f"{n}_x"]
-        batch, input_dim = x.shape
-        units = cases[f"{n}_h"].shape[1]
-        entry: dict[str, Any] = {"batch": int(batch), "input_dim": int(input_dim), "units": int(units)}
-        if str(n) in errors:
-            entry["error"] = errors[str(n)]
-            results.append(entry)
-            continue
-        h, c = outputs.get(f"{n}_h"), outputs.get(f"{n}_c")
-        expected_h, expected_c = cases[f"{n}_h_expected"], cases[f"{n}_c_expected"]
-        if h is None or c is None or h.shape != expected_h.shape or c.shape != expected_c.shape:
-            got = f"{getattr(h, 'shape', None)} and {getattr(c, 'shape', None)}"
-            entry["error"] = f"lstm_step must return (h, c) each of shape {expected_h.shape}; got {got}"
-            results.append(entry)
-            continue
-        with np.errstate(invalid="ignore"):
-            entry["h_error"] = float(np.nan_to_num(np.abs(h - expected_h), nan=np.inf).max())
-            entry["c_error"] = float(np.nan_to_num(np.abs(c - expected_c), nan=np.inf).max())
-        if max(entry["h_error"], entry["c_error"]) > LSTM_TOLERANCE:
-            entry["hint"] = _lstm_hint(cases, n, h, c, reference)
-        results.append(entry)
-    return results
-
-
-def _lstm_hint(cases: dict[str, Any], n: int, h: Any, c: Any, reference: Any) -> str:
-    """Name the classic mistake the student's output matches, if any."""
-    import numpy as np
-
-    args = [cases[f"{n}_{k}"] for k in ("x", "h", "c", "kernel", "recurrent_kernel", "bias")]
-    units = args[1].shape[1]
-
-    def reorder(order: tuple[int, int, int, int]) -> tuple[Any, Any]:
-        def perm(w):
-            blocks = np.split(w, 4, axis=-1)
-            return np.concatenate([blocks[i] for i in order], axis=-1)
-        return reference(args[0], args[1], args[2], perm(args[3]), perm(args[4]), perm(args[5]))
-
-    guesses = {
-        "the gates look ordered i, f, o, c: Keras stores them as i, f, c, o": reorder((0, 1, 3, 2)),
-        "the gates look ordered f, i, c, o: Keras stores them as i, f, c, o": reorder((1, 0, 2, 3)),
-    }
-    z = args[0] @ args[3] + args[1] @ args[4] + args[5]
-    i, f, g, o = np.split(z, 4, axis=-1)
-    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
-    c_new = sig(f) * args[2] + sig(i) * np.tanh(g)
-    guesses["h looks like o * c: the hidden state is o * tanh(c)"] = (sig(o) * c_new, c_new)
-    for hint, (gh, gc) in guesses.items():
-        if np.allclose(h, gh, atol=1e-4) and np.allclose(c, gc, atol=1e-4):
-            return hint
-    del units
-    return "check the gate order (i, f, c, o), the sigmoid gates, the tanh candidate, and h = o * tanh(c)"
-
-
-def copy_into(files: dict[str, Path], dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name, source in files.items():
-        shutil.copyfile(source, dest / name)
+        cases = lstm_cases.draw_cases()
+        try:
+            reply = run_once("plain", "run_lstm_step", {"file": "student.py", "cases": cases.payload()},
+                             {"student.py": path}, self.plain_limits, reply_limit=lstm_cases.REPLY_LIMIT)
+        except TaskFailed:
+            # The op's own error text may carry whatever the student's code put there.
+            return {"error": f"{path.name} stopped the grader's runner before lstm_step returned (for example "
+                             "with sys.exit or by replacing built-in functions); define lstm_step and nothing else "
+                             "at import time"}
+        except SandboxError as exc:
+            # A hang, a crash or a memory blow-up: the whole task scores 0.
+            raise ProbeFailed(f"while lstm_step ran, {exc}") from None
+        source_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            outputs = lstm_cases.read_reply(reply, cases, len(source_lines))
+        except lstm_cases.MalformedReply:
+            return {"error": f"running {path.name} produced a reply that lstm_step cannot have returned: the "
+                             "grader's runner was tampered with"}
+        return lstm_cases.compare(cases, outputs, source_lines, path.name)

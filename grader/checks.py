@@ -536,26 +536,32 @@ def lstm_step_signature(ev: Evidence, task: Any) -> Outcome:
 
 
 def lstm_step_matches_keras(ev: Evidence, task: Any) -> Outcome:
-    """lstm_step agrees with Keras's LSTM cell on random inputs and weights."""
+    """lstm_step agrees with Keras's LSTM cell on random inputs and weights.
+
+    The cases' seed is kept in the details (``cases_seed``) so that an instructor can
+    reproduce a grading; it is never part of the message.
+    """
     probe = ev.probe or {}
+    seed = {"cases_seed": probe["seed"]} if "seed" in probe else {}
     if probe.get("error"):
-        return Outcome.fail(str(probe["error"]))
+        return Outcome.fail(str(probe["error"]), **seed)
     cases = probe.get("cases") or []
     if not cases:
         return Outcome.error("lstm_step was not run (no probe result)")
     tolerance = probe.get("tolerance", 1e-5)
     for number, case in enumerate(cases, 1):
         if case.get("error"):
-            return Outcome.fail(f"case {number}: {case['error']}")
+            return Outcome.fail(f"case {number}: {case['error']}", **seed)
         worst = max(case["h_error"], case["c_error"])
         if not math.isfinite(worst) or worst > tolerance:
             which = "h" if not math.isfinite(case["h_error"]) or case["h_error"] >= case["c_error"] else "c"
             hint = case.get("hint") or "check the gate order (i, f, c, o), the sigmoid gates, and h = o * tanh(c)"
             return Outcome.fail(f"case {number} (batch {case['batch']}, input {case['input_dim']}, units "
                                 f"{case['units']}): {which} differs from Keras's LSTM cell by up to {worst:.3g} "
-                                f"(tolerance {tolerance:g}): {hint}", worst=worst)
+                                f"(tolerance {tolerance:g}): {hint}", worst=worst, **seed)
     worst = max(max(c["h_error"], c["c_error"]) for c in cases)
-    return Outcome.ok(f"matches Keras's LSTM cell on {len(cases)} random cases (max error {worst:.1e})", worst=worst)
+    return Outcome.ok(f"matches Keras's LSTM cell on {len(cases)} random cases (max error {worst:.1e})",
+                      worst=worst, **seed)
 
 
 # --------------------------------------------------------------------------- forecasting
@@ -563,10 +569,14 @@ def lstm_step_matches_keras(ev: Evidence, task: Any) -> Outcome:
 def forecast_accuracy(ev: Evidence, task: Any) -> Outcome:
     """Partial credit between the seasonal-naive and the reference MAE on held-out windows."""
     forecast = ev.forecast or {}
+    if forecast.get("grader_error"):
+        # The grader could not evaluate (references missing, course broken): not the student's fault.
+        return Outcome.error(f"forecast accuracy could not be evaluated: {forecast['grader_error']}; "
+                             "a person will review this result", needs_review=True)
     if forecast.get("error"):
         return Outcome.fail(str(forecast["error"]))
     if "fraction" not in forecast:
-        return Outcome.error("the forecast was not evaluated")
+        return Outcome.error("the forecast was not evaluated", needs_review=True)
     fraction = float(forecast["fraction"])
     mae, mase = forecast["mae"], forecast["mase"]
     full, zero = forecast["full_credit_mae"], forecast["zero_credit_mae"]

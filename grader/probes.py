@@ -4,8 +4,10 @@ Everything here executes next to untrusted files, so it lives only in worker
 processes. ``OPS`` maps an operation name to ``fn(payload, task_dir) -> dict``;
 file names in payloads are relative to ``task_dir``, the worker's private
 scratch directory, into which the parent copied the student's file. Results
-are plain JSON; arrays travel as ``.npy`` / ``.npz`` files in ``task_dir``
-and are read back by the parent with ``allow_pickle=False``.
+are plain JSON, small arrays included; the forecasts travel as a ``.npy`` file
+in ``task_dir``. The parent trusts none of it: it bounds every reply's size and
+checks every array's declared shape and dtype before reading it
+(:mod:`grader.untrusted`).
 
 TensorFlow is imported lazily, so the same module serves the "plain" worker
 that runs student Python without it.
@@ -24,7 +26,7 @@ from grader.worker import MESSAGE_LIMIT   # a failed op's reply is one line this
 PROBE_BATCH = 3
 PROBE_STEPS = (8, 11)      # two lengths, so "same time axis" is tested, not assumed
 VIDEO_DEFAULTS = (6, 32, 32, 3)
-LSTM_CASES = ((4, 3, 5), (2, 7, 3), (1, 1, 8))   # (batch, input_dim, units)
+LSTM_ARGUMENTS = ("x", "h", "c", "kernel", "recurrent_kernel", "bias")
 MAX_PREDICT_BYTES = 64 * 1024 * 1024
 
 
@@ -36,7 +38,6 @@ def _np():
 
 _CACHE: dict[str, Any] = {}
 _LOADS = [0]
-_LSTM_CASES: dict[tuple, dict[str, Any]] = {}
 
 
 def _load(task_dir: Path, file: str, task: str | None = None):
@@ -430,45 +431,35 @@ def predict(payload: dict, task_dir: Path) -> dict:
     return {"shape": list(result.shape)}
 
 
-def keras_lstm_cases(payload: dict, task_dir: Path) -> dict:
-    """Random inputs and weights, and Keras's own LSTMCell output for each, saved to ``cases.npz``."""
-    np = _np()
-    import keras
+def _raised(exc: BaseException, path: Path) -> dict:
+    """The exception's type name and the line of the student's file it came from; never its message.
 
-    cases = [tuple(c) for c in payload.get("cases", LSTM_CASES)]
-    key = (int(payload.get("seed", 0)), tuple(cases))
-    if key in _LSTM_CASES:
-        np.savez(task_dir / "cases.npz", **_LSTM_CASES[key])
-        return {"cases": [list(c) for c in cases]}
-    rng = np.random.default_rng(key[0])
-    arrays: dict[str, Any] = {}
-    for n, (batch, input_dim, units) in enumerate(cases):
-        x = rng.normal(size=(batch, input_dim)).astype("float32")
-        h = rng.normal(scale=0.5, size=(batch, units)).astype("float32")
-        c = rng.normal(scale=0.5, size=(batch, units)).astype("float32")
-        cell = keras.layers.LSTMCell(units)
-        cell.build((batch, input_dim))
-        kernel = rng.normal(scale=0.5, size=(input_dim, 4 * units)).astype("float32")
-        recurrent = rng.normal(scale=0.5, size=(units, 4 * units)).astype("float32")
-        bias = rng.normal(scale=0.5, size=(4 * units,)).astype("float32")
-        cell.set_weights([kernel, recurrent, bias])
-        out, (h_new, c_new) = cell(x, [h, c])
-        for key, value in (("x", x), ("h", h), ("c", c), ("kernel", kernel), ("recurrent_kernel", recurrent),
-                           ("bias", bias), ("h_expected", h_new), ("c_expected", c_new)):
-            arrays[f"{n}_{key}"] = np.asarray(value, dtype="float64")
-    _LSTM_CASES[key] = arrays
-    np.savez(task_dir / "cases.npz", **arrays)
-    return {"cases": [list(c) for c in cases]}
+    A message is whatever the student's code put there (file contents included), so it
+    stays in the sandbox; the grader turns the name and line into the student's message.
+    """
+    import traceback
+
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == str(path):
+            line = frame.lineno
+    if isinstance(exc, SyntaxError) and exc.filename == str(path):
+        line = exc.lineno
+    return {"type": type(exc).__name__, "line": line}
 
 
 def run_lstm_step(payload: dict, task_dir: Path) -> dict:
-    """Import the student's file and call its ``lstm_step`` on every case of ``cases.npz``.
+    """Import the student's file and call its ``lstm_step`` on the inputs of every case in the payload.
 
-    Runs only in a fresh "plain" worker: the student's code never shares a
-    process with anything else. Outputs go to ``outputs.npz``; the parent compares.
+    Runs only in a fresh "plain" worker: the student's code never shares a process with
+    anything else, and it is given inputs only (the grader keeps the expected values).
+    Outputs of the expected (batch, units) shape come back as lists; anything else as its
+    shape; exceptions as type name and line.
     """
     np = _np()
     path = task_dir / os.path.basename(payload["file"])
+    cases = [{name: np.asarray(case[name], dtype="float64") for name in LSTM_ARGUMENTS}
+             for case in payload["cases"]]
     spec = importlib.util.spec_from_file_location("student_lstm_cell", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path.name}")
@@ -478,29 +469,28 @@ def run_lstm_step(payload: dict, task_dir: Path) -> dict:
         spec.loader.exec_module(module)
     except MemoryError:
         raise
-    except Exception as exc:
-        raise RuntimeError(f"importing {path.name} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+        return {"import_error": _raised(exc, path)}
     step = getattr(module, "lstm_step", None)
     if not callable(step):
-        raise RuntimeError(f"{path.name} defines no function lstm_step")
-    with np.load(task_dir / "cases.npz", allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
-    outputs: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    n_cases = len({key.split("_", 1)[0] for key in arrays})
-    for n in range(n_cases):
-        args = [arrays[f"{n}_{key}"].copy() for key in ("x", "h", "c", "kernel", "recurrent_kernel", "bias")]
+        return {"missing_function": True}
+    results = []
+    for case in cases:
+        expected = (case["x"].shape[0], case["h"].shape[1])
         try:
-            result = step(*args)
-            h_new, c_new = result
-            outputs[f"{n}_h"] = np.asarray(h_new, dtype="float64")
-            outputs[f"{n}_c"] = np.asarray(c_new, dtype="float64")
+            h_new, c_new = step(*(case[name].copy() for name in LSTM_ARGUMENTS))
+            h_new = np.asarray(h_new, dtype="float64")
+            c_new = np.asarray(c_new, dtype="float64")
         except MemoryError:
             raise
-        except Exception as exc:
-            errors[str(n)] = f"lstm_step raised {type(exc).__name__}: {str(exc)[:200]}"
-    np.savez(task_dir / "outputs.npz", **outputs)
-    return {"errors": errors}
+        except BaseException as exc:
+            results.append({"raised": _raised(exc, path)})
+            continue
+        if h_new.shape != expected or c_new.shape != expected:
+            results.append({"h_shape": list(h_new.shape)[:8], "c_shape": list(c_new.shape)[:8]})
+            continue
+        results.append({"h": h_new.tolist(), "c": c_new.tolist()})
+    return {"results": results}
 
 
 def warmup() -> None:
@@ -523,12 +513,14 @@ def warmup() -> None:
             from reference_models.lstm_cell import __file__ as reference_source
 
             rng = np.random.default_rng(0)
-            arrays = {"0_x": rng.normal(size=(1, 2)), "0_h": np.zeros((1, 2)), "0_c": np.zeros((1, 2)),
-                      "0_kernel": rng.normal(size=(2, 8)), "0_recurrent_kernel": rng.normal(size=(2, 8)),
-                      "0_bias": np.zeros(8)}
-            np.savez(tmp_path / "cases.npz", **arrays)
+            case = {"x": rng.normal(size=(1, 2)).tolist(), "h": [[0.0, 0.0]], "c": [[0.0, 0.0]],
+                    "kernel": rng.normal(size=(2, 8)).tolist(), "recurrent_kernel": rng.normal(size=(2, 8)).tolist(),
+                    "bias": [0.0] * 8}
             (tmp_path / "warmup_cell.py").write_text(Path(reference_source).read_text())
-            run_lstm_step({"file": "warmup_cell.py"}, tmp_path)
+            run_lstm_step({"file": "warmup_cell.py", "cases": [case]}, tmp_path)
+            broken = tmp_path / "warmup_broken.py"
+            broken.write_text("raise ValueError('warm-up')\n")
+            run_lstm_step({"file": broken.name, "cases": [case]}, tmp_path)
             sys.modules.pop("student_lstm_cell", None)
             return
         import h5py  # noqa: F401
@@ -541,8 +533,6 @@ def warmup() -> None:
             probe_model({"file": name, "kind": "seq2vec", "declared": [None, None, 1]}, tmp_path)
             probe_model({"file": name, "kind": "forecaster", "declared": [None, None, 1]}, tmp_path)
             predict({"file": name, "inputs": "inputs.npy", "out": "out.npy"}, tmp_path)
-        keras_lstm_cases({"seed": 0, "cases": [[1, 1, 2]]}, tmp_path)
-        _LSTM_CASES.clear()
         _CACHE.clear()
     keras.backend.clear_session()
 
@@ -550,7 +540,6 @@ def warmup() -> None:
 OPS = {
     "probe_model": probe_model,
     "predict": predict,
-    "keras_lstm_cases": keras_lstm_cases,
     "run_lstm_step": run_lstm_step,
 }
 WARMUP = warmup

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib.util
-import io
 import json
 import os
 import pwd
@@ -60,7 +59,7 @@ from grader.worker import (
 
 __all__ = [
     "Limits", "SandboxError", "TaskTimeout", "MemoryExceeded", "WorkerCrashed", "TaskFailed",
-    "WorkerStartFailed", "Worker", "WorkerPool", "run_once",
+    "WorkerStartFailed", "Worker", "WorkerPool", "run_once", "sandbox_user",
 ]
 
 CLONE_NEWNET = 0x40000000
@@ -132,6 +131,10 @@ def _one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
+
+
 def _memory_message(limits: Limits) -> str:
     return f"exceeded the {limits.memory_mb} MiB memory limit"
 
@@ -159,7 +162,7 @@ def python_path(extra: Sequence[str | os.PathLike] = ()) -> str:
     return os.pathsep.join(dict.fromkeys(entries))
 
 
-def _target_user() -> tuple[int, int] | None:
+def sandbox_user() -> tuple[int, int] | None:
     """The uid/gid a worker drops to, or None when the grader is not root (nothing to drop)."""
     if os.geteuid() != 0:
         return None
@@ -373,7 +376,7 @@ class Worker:
         self._drain: _StderrDrain | None = None
         self._base: Path | None = None
         self._isolation: dict[str, Any] = {}
-        self._user = _target_user()
+        self._user = sandbox_user()
         self._next_id = 0
         self._starts = 0
         self._closed = False
@@ -436,7 +439,7 @@ class Worker:
             self._record_isolation(ready)
 
     def run(self, op: str, payload: Mapping[str, Any] | None = None, files: Files | None = None,
-            timeout: float | None = None) -> dict[str, Any]:
+            timeout: float | None = None, reply_limit: int = REPLY_LIMIT) -> dict[str, Any]:
         """Run ``op`` on ``payload`` in a fresh task directory holding copies of ``files``.
 
         ``files`` maps a plain file name in the task directory to the source path copied
@@ -444,34 +447,31 @@ class Worker:
         directory, which is deleted afterwards. ``timeout`` defaults to ``limits.seconds``.
         Returns the op's result dict, or raises TaskTimeout, MemoryExceeded, WorkerCrashed
         or TaskFailed (all SandboxError); after the first three the next run() starts a new
-        worker process.
+        worker process. A reply longer than ``reply_limit`` bytes is refused unread
+        (WorkerCrashed): pass what the op can legitimately return.
         """
-        result, _ = self._run(op, payload, files, timeout, output=None)
+        result, _ = self._run(op, payload, files, timeout, output=None, reply_limit=reply_limit)
         return result
 
     def run_with_output(self, op: str, payload: Mapping[str, Any] | None, files: Files | None, output: str,
-                        dest: str | os.PathLike | None = None, timeout: float | None = None) -> Any:
-        """Like :meth:`run`, and also fetch the file ``output`` the op wrote in its task directory.
+                        max_bytes: int, timeout: float | None = None,
+                        reply_limit: int = REPLY_LIMIT) -> tuple[dict[str, Any], bytes]:
+        """Like :meth:`run`, and also fetch the bytes of the file ``output`` the op wrote in its task directory.
 
-        With ``dest`` the file is copied there and the op's result dict is returned; without,
-        the file is read as NumPy data (``.npy`` or ``.npz``, ``allow_pickle=False``) and that
-        is returned. The file must be a regular file the worker created, at most
-        ``limits.file_mb`` MiB; otherwise, or if it is missing, TaskFailed is raised.
+        The file must be a regular file the worker created, of at most ``max_bytes`` (and
+        ``limits.file_mb`` MiB): its size is checked before a byte is read. Otherwise, or if
+        it is missing, TaskFailed is raised. The bytes are untrusted: parse them with a
+        reader that checks what they declare (:func:`grader.untrusted.read_npy`).
         """
         _check_file_name(output)
-        result, data = self._run(op, payload, files, timeout, output=output)
-        if dest is not None:
-            Path(dest).write_bytes(data)
-            return result
-        import numpy as np
-
-        try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise TaskFailed(_one_line(f"{output} is not NumPy data: {exc}")) from None
+        result, data = self._run(op, payload, files, timeout, output=output, reply_limit=reply_limit,
+                                 max_bytes=max_bytes)
+        assert data is not None
+        return result, data
 
     def _run(self, op: str, payload: Mapping[str, Any] | None, files: Files | None, timeout: float | None,
-             output: str | None) -> tuple[dict[str, Any], bytes | None]:
+             output: str | None, reply_limit: int = REPLY_LIMIT,
+             max_bytes: int | None = None) -> tuple[dict[str, Any], bytes | None]:
         seconds = self.limits.seconds if timeout is None else float(timeout)
         with self._lock:
             for name in files or {}:
@@ -487,7 +487,7 @@ class Worker:
                 deadline = time.monotonic() + seconds
                 try:
                     self._send(data, deadline)
-                    reply = self._read_message(deadline)
+                    reply = self._read_message(deadline, min(reply_limit, REPLY_LIMIT))
                 except _Deadline:
                     self._kill()
                     raise TaskTimeout(f"timed out after {seconds:g} s") from None
@@ -503,17 +503,17 @@ class Worker:
                 # the channel: this process is not trusted with another task.
                 tampered = bool(self._buffer)
                 result = self._result(reply, request_id)
-                fetched = self._fetch_output(task_dir, output) if output is not None else None
+                fetched = self._fetch_output(task_dir, output, max_bytes) if output is not None else None
             finally:
                 shutil.rmtree(task_dir, ignore_errors=True)
             if tampered:
                 self._kill()
             return result, fetched
 
-    def _fetch_output(self, task_dir: Path, name: str) -> bytes:
+    def _fetch_output(self, task_dir: Path, name: str, max_bytes: int | None) -> bytes:
         """The bytes of ``name`` in the task dir, refusing anything the worker could use to make
         the grader (often root) read another file: links, FIFOs, files it does not own."""
-        limit = self.limits.file_mb * 2**20
+        limit = self.limits.file_mb * 2**20 if max_bytes is None else min(max_bytes, self.limits.file_mb * 2**20)
         try:
             fd = os.open(task_dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
@@ -526,7 +526,7 @@ class Worker:
             if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != owner:
                 raise TaskFailed(f"the task's {name} is not a regular file it wrote")
             if info.st_size > limit:
-                raise TaskFailed(f"the task's {name} is larger than {self.limits.file_mb} MiB")
+                raise TaskFailed(f"the task's {name} is {_size(info.st_size)}, over the {_size(limit)} it may take")
             chunks = []
             size = 0
             while size <= limit:
@@ -536,7 +536,7 @@ class Worker:
                 chunks.append(chunk)
                 size += len(chunk)
             if size > limit:
-                raise TaskFailed(f"the task's {name} is larger than {self.limits.file_mb} MiB")
+                raise TaskFailed(f"the task's {name} grew past the {_size(limit)} it may take")
             return b"".join(chunks)
         finally:
             os.close(fd)
@@ -757,14 +757,17 @@ class Worker:
             except (BrokenPipeError, ConnectionResetError):
                 raise _ChannelClosed from None
 
-    def _read_message(self, deadline: float) -> dict[str, Any]:
-        """The next JSON line from the reply channel, within the deadline and the size bound."""
+    def _read_message(self, deadline: float, limit: int = REPLY_LIMIT) -> dict[str, Any]:
+        """The next JSON line from the reply channel, within the deadline and ``limit`` bytes.
+
+        The size is checked before the line is parsed: a reply is untrusted input.
+        """
         assert self._reply_fd is not None
         poller = select.poll()
         poller.register(self._reply_fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while b"\n" not in self._buffer:
-            if len(self._buffer) > REPLY_LIMIT:
-                raise _ProtocolError(f"reply longer than {REPLY_LIMIT // 2**20} MiB")
+            if len(self._buffer) > limit:
+                raise _ProtocolError(f"reply longer than {_size(limit)}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Deadline
@@ -778,11 +781,11 @@ class Worker:
                 raise _ChannelClosed
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        if len(line) > REPLY_LIMIT:
-            raise _ProtocolError(f"reply longer than {REPLY_LIMIT // 2**20} MiB")
+        if len(line) > limit:
+            raise _ProtocolError(f"reply longer than {_size(limit)}")
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _ProtocolError("reply is not JSON") from None
         if not isinstance(message, dict):
             raise _ProtocolError("reply is not a JSON object")
@@ -890,16 +893,10 @@ class WorkerPool:
 
 def run_once(kind: str, op: str, payload: Mapping[str, Any] | None = None, files: Files | None = None,
              limits: Limits | None = None, ops: str = "grader.probes", timeout: float | None = None,
-             extra_pythonpath: Sequence[str | os.PathLike] = (), output: str | None = None,
-             dest: str | os.PathLike | None = None) -> Any:
-    """Run one op in a brand-new worker that is closed afterwards (for student Python).
-
-    Returns the op's result dict; with ``output``, behaves like :meth:`Worker.run_with_output`.
-    """
+             extra_pythonpath: Sequence[str | os.PathLike] = (), reply_limit: int = REPLY_LIMIT) -> dict[str, Any]:
+    """Run one op in a brand-new worker that is closed afterwards (for student Python); returns its result dict."""
     worker = Worker(kind, limits, ops, extra_pythonpath)
     try:
-        if output is None:
-            return worker.run(op, payload, files, timeout)
-        return worker.run_with_output(op, payload, files, output, dest, timeout)
+        return worker.run(op, payload, files, timeout, reply_limit=reply_limit)
     finally:
         worker.close()

@@ -63,7 +63,7 @@ def run_self_check(submission: Path, bank: Bank, course: Course, *, probes: bool
             checked = check_submission(folder, bank, tasks=tasks)
     score, max_score = total(checked.results)
     return {
-        "tests": [result.to_dict() for result in checked.results],
+        "tests": [result.to_dict(public=True) for result in checked.results],
         "score": score,
         "max_score": max_score,
         "notes": notes,

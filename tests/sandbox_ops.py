@@ -125,12 +125,19 @@ def big(payload: dict, task_dir: Path) -> dict:
 
 
 def write_output(payload: dict, task_dir: Path) -> dict:
-    """Leaves ``payload["out"]`` in the task dir as ``payload["how"]``: npy, symlink, fifo or none."""
+    """Leaves ``payload["out"]`` in the task dir as ``payload["how"]``: npy, bomb, symlink, fifo or none.
+
+    A "bomb" is a 128-byte .npy whose header declares 2**40 float32 values (4 TiB).
+    """
     import numpy as np
 
     out, how = payload["out"], payload.get("how", "npy")
     if how == "npy":
         np.save(out, np.arange(6, dtype="float32").reshape(2, 3), allow_pickle=False)
+    elif how == "bomb":
+        with open(out, "wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (2**40,)})
     elif how == "symlink":
         os.symlink(payload["target"], out)
     elif how == "fifo":

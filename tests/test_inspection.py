@@ -160,11 +160,11 @@ class _RefusingWorker:
     def __init__(self):
         self.calls: list[str] = []
 
-    def run(self, op, payload, files):
+    def run(self, op, payload, files, **options):
         self.calls.append(op)
         raise AssertionError(f"the worker was asked to {op}")
 
-    def run_with_output(self, op, payload, files, output, dest=None):
+    def run_with_output(self, op, payload, files, output, **options):
         self.calls.append(op)
         raise AssertionError(f"the worker was asked to {op}")
 

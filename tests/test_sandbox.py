@@ -108,12 +108,36 @@ def test_files_are_copied_into_the_task_dir_which_is_the_cwd(worker, tmp_path):
     assert worker.run("cwd", {})["cwd"] != result["cwd"], "every task gets a fresh dir"
 
 
-def test_run_with_output_fetches_numpy_data(worker, tmp_path):
-    array = worker.run_with_output("write_output", {"out": "pred.npy"}, None, "pred.npy")
+def test_run_with_output_fetches_numpy_data(worker):
+    from grader.untrusted import read_npy
+
+    result, data = worker.run_with_output("write_output", {"out": "pred.npy"}, None, "pred.npy", max_bytes=4096)
+    assert result == {"how": "npy"} and len(data) == 152
+    array = read_npy(data, dtype="float32", max_bytes=24)
     assert array.tolist() == [[0, 1, 2], [3, 4, 5]] and str(array.dtype) == "float32"
-    dest = tmp_path / "copy.npy"
-    assert worker.run_with_output("write_output", {"out": "pred.npy"}, None, "pred.npy", dest=dest) == {"how": "npy"}
-    assert dest.stat().st_size == 152
+
+
+def test_an_output_over_its_bound_is_refused_before_it_is_read(worker):
+    with pytest.raises(TaskFailed, match="over the 100 bytes it may take"):
+        worker.run_with_output("write_output", {"out": "pred.npy"}, None, "pred.npy", max_bytes=100)
+
+
+def test_a_declared_shape_is_checked_before_any_data_is_read(worker):
+    from grader.untrusted import UntrustedOutput, read_npy
+
+    _, data = worker.run_with_output("write_output", {"out": "pred.npy", "how": "bomb"}, None, "pred.npy",
+                                     max_bytes=4096)
+    assert len(data) == 128
+    with pytest.raises(UntrustedOutput, match=r"declares shape \(1099511627776,\)"):
+        read_npy(data, dtype="float32", max_bytes=2**26)
+    with pytest.raises(UntrustedOutput, match="holds float32 values; expected float64"):
+        read_npy(data, dtype="float64", max_bytes=2**60)
+
+
+def test_a_reply_over_its_bound_is_refused_unparsed(worker):
+    with pytest.raises(WorkerCrashed, match="reply longer than 64 KiB"):
+        worker.run("big", {"mb": 1}, reply_limit=64 * 1024)
+    assert worker.run("echo", {"a": 1}, reply_limit=64 * 1024) == {"a": 1}, "a new worker serves the next task"
 
 
 @pytest.mark.parametrize("how, message", [
@@ -124,7 +148,7 @@ def test_run_with_output_fetches_numpy_data(worker, tmp_path):
 def test_run_with_output_refuses_what_is_not_a_file_the_worker_wrote(worker, how, message):
     with pytest.raises(TaskFailed, match=message):
         worker.run_with_output("write_output", {"out": "pred.npy", "how": how, "target": "/etc/hostname"},
-                               None, "pred.npy", timeout=5)
+                               None, "pred.npy", max_bytes=4096, timeout=5)
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b", "", "..", "."])
@@ -213,10 +237,9 @@ def test_run_once_uses_a_fresh_worker(tmp_path):
     result = run_once("plain", "cwd", {}, files={"solution.py": source}, limits=PLAIN, ops=OPS,
                       extra_pythonpath=[REPO])
     assert result["listing"] == ["solution.py"]
-    dest = tmp_path / "out.npy"
-    assert run_once("plain", "write_output", {"out": "o.npy"}, None, PLAIN, OPS, output="o.npy", dest=dest,
-                    extra_pythonpath=[REPO]) == {"how": "npy"}
-    assert dest.exists()
+    again = run_once("plain", "cwd", {}, files={"solution.py": source}, limits=PLAIN, ops=OPS,
+                     extra_pythonpath=[REPO])
+    assert again["task_dir"] != result["task_dir"]
 
 
 @needs_root
