@@ -12,10 +12,11 @@ Layout of a course folder::
 
     [course]
     name = "RNN assignment 7"
+    demo = false                 # true only for 'grader demo': its published seed is then allowed
 
     [series]                     # the daily series forecasters are graded on
     source = "synthetic"         # or "csv"
-    seed = 20240607              # synthetic: change it so students cannot regenerate the test part
+    seed = 1234567890            # synthetic: private; 'grader init' draws one (see grader.secrecy)
     start = "2012-01-01"         # synthetic: first date
     days = 2922                  # synthetic: length
     path = ""                    # csv: file, relative to the course folder or absolute
@@ -51,7 +52,7 @@ CONFIG_NAME = "course.toml"
 DB_NAME = "grader.db"
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "course": {"name": "RNN assignment 7"},
+    "course": {"name": "RNN assignment 7", "demo": False},
     "series": {
         "source": "synthetic",
         "seed": 20240607,
@@ -78,7 +79,8 @@ name = "RNN assignment 7"
 
 [series]
 # The daily series forecasters are graded on. "synthetic" is generated from
-# the seed: change the seed so that students cannot regenerate the test part.
+# the seed, which 'grader init' drew at random for this course: keep it private,
+# or students could regenerate the held-out part.
 source = "synthetic"
 seed = 20240607
 start = "2012-01-01"
@@ -194,8 +196,18 @@ def open_course(course: str | os.PathLike | None = None, db: str | None = None,
     return Course(root, config, url)
 
 
-def init_course(directory: str | os.PathLike | None = None, *, name: str | None = None) -> Course:
-    """Create a course folder with a default config; an existing config is kept."""
+def init_course(directory: str | os.PathLike | None = None, *, name: str | None = None,
+                demo: bool = False) -> Course:
+    """Create a course folder with a default config; an existing config is kept.
+
+    The new config gets a private random seed for the synthetic series; a ``demo``
+    course gets the published one instead (and ``demo = true``), so its numbers
+    can be reproduced.
+    """
+    import json
+
+    from grader.secrecy import DEMO_SEED, fresh_seed
+
     root = resolve_root(directory)
     root.mkdir(parents=True, exist_ok=True)
     # Sandboxed workers run as an unprivileged user: keep the gradebook, the
@@ -203,9 +215,12 @@ def init_course(directory: str | os.PathLike | None = None, *, name: str | None 
     root.chmod(0o700)
     config_path = root / CONFIG_NAME
     if not config_path.exists():
-        text = DEFAULT_CONFIG_TEXT
+        text = DEFAULT_CONFIG_TEXT.replace("seed = 20240607", f"seed = {DEMO_SEED if demo else fresh_seed()}", 1)
         if name:
-            text = text.replace('name = "RNN assignment 7"', f"name = {name!r}".replace("'", '"'), 1)
+            # A JSON string is a valid TOML basic string: quotes, backslashes and control characters escaped.
+            text = text.replace('name = "RNN assignment 7"', f"name = {json.dumps(name)}", 1)
+        if demo:
+            text = text.replace("[series]", "demo = true\n\n[series]", 1)
         config_path.write_text(text, encoding="utf-8")
     for sub in ("reference", "submissions"):
         (root / sub).mkdir(exist_ok=True)

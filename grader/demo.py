@@ -132,10 +132,14 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
     from grader.gradebook import Gradebook
     from grader.grading import run_batch
     from grader.references import build_references
+    from grader.secrecy import demo_notice
 
-    course = init_course(directory, name="RNN assignment 7 (demo)")
+    course = init_course(directory, name="RNN assignment 7 (demo)", demo=True)
     bank = default_bank()
     log(f"course folder: {course.root}")
+    notice = demo_notice(course)
+    if notice:
+        log(notice)
     build_references(course, log=lambda message: log(f"  reference {message}"))
     samples = write_samples(course, bank, course.root / "samples")
     log(f"wrote {len(samples)} sample submissions under {course.root / 'samples'}")

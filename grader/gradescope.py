@@ -25,21 +25,31 @@ from grader.exports import gradescope_results
 SUBMISSION_DIR = "/autograder/submission"
 RESULTS_PATH = "/autograder/results/results.json"
 
+# Student code runs as an unprivileged user: the course (config, references, held-out
+# data) must be root's alone. Applied when the image is built and again before every run.
+PRIVATE_COURSE = """chown -R root:root /autograder/source/course
+chmod -R go-rwx /autograder/source/course
+chmod 700 /autograder/source/course
+"""
+
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when the autograder image is built.
 set -euo pipefail
 apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv >/dev/null
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet /autograder/source/rnn-grader
-"""
+""" + PRIVATE_COURSE
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission.
 set -uo pipefail
 export TF_CPP_MIN_LOG_LEVEL=3
-/autograder/venv/bin/grader gradescope --course /autograder/source/course \\
+""" + PRIVATE_COURSE + """/autograder/venv/bin/grader gradescope --course /autograder/source/course \\
     --submission /autograder/submission --results /autograder/results/results.json
 """
+
+REFUSED_OUTPUT = ("The autograder is not set up safely, so this submission was not graded. "
+                  "Please tell your instructor; nothing you submitted caused this.")
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=69", "wheel"]
@@ -62,9 +72,45 @@ packages = {packages}
 """
 
 
+def exposure(course: Course) -> list[str]:
+    """Why grading here would expose the course to student code (one line each; empty: safe).
+
+    Student code runs as the sandbox's unprivileged user, which must be unable to enter the
+    course folder or read the series; the held-out data must be private (see
+    :mod:`grader.secrecy`).
+    """
+    from grader.sandbox import sandbox_user
+    from grader.secrecy import heldout_problems, sandbox_can_read
+
+    problems = heldout_problems(course)
+    user = sandbox_user()
+    if user is None:
+        problems.append("the autograder must run as root, so that student code runs as an unprivileged user "
+                        "that cannot read the course")
+        return problems
+    uid, gid = user
+    if sandbox_can_read(course.root, uid, {gid}):
+        problems.append(f"the sandbox user (uid {uid}) can enter {course.root}; run_autograder makes it "
+                        "private (chmod 700, owned by root)")
+    if course.series.get("source") == "csv" and course.series.get("path"):
+        data = course.resolve(str(course.series["path"]))
+        if sandbox_can_read(data, uid, {gid}):
+            problems.append(f"the sandbox user (uid {uid}) can read the series {data}")
+    return problems
+
+
+def refused_results(problems: list[str]) -> dict[str, Any]:
+    """results.json for a submission that was not graded because the autograder is unsafe.
+
+    The student sees a fixed sentence; the problems (with server paths) are for the instructor's log.
+    """
+    return {"score": 0.0, "execution_time": 0.0, "output": REFUSED_OUTPUT, "tests": [],
+            "extra_data": {"refused": True, "problems": len(problems)}}
+
+
 def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[str, Any]:
     """Grade one submission folder and return Gradescope's results.json content."""
-    from grader.accuracy import ForecastEvaluator
+    from grader.accuracy import ForecastEvaluator, UnavailableEvaluator
     from grader.checking import SandboxProber
     from grader.grading import grade_folder
     from grader.intake import IntakeError, read_submission
@@ -82,8 +128,8 @@ def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[s
         try:
             evaluator = ForecastEvaluator(course)
         except Exception as exc:  # a broken course must still produce a results file
-            evaluator = None
-            note = f"forecast accuracy unavailable: {exc}"
+            evaluator = UnavailableEvaluator(f"the course's series could not be read ({type(exc).__name__})")
+            note = "forecast accuracy could not be evaluated; those results will be reviewed by a person"
         else:
             note = ""
         with SandboxProber(course.limits) as prober:
@@ -142,12 +188,42 @@ def build_package(course: Course, out: Path) -> Path:
             version=__version__, dependencies=json.dumps(dependencies), packages=json.dumps(packages)))
         for rel, path in sources.items():
             bundle.write(path, f"rnn-grader/{rel}")
-        bundle.write(course.root / "course.toml", "course/course.toml")
-        for path in sorted(course.reference_dir.iterdir()):
-            if path.is_file():
-                bundle.write(path, f"course/reference/{path.name}")
+        for folder in ("course/", "course/reference/"):
+            info = zipfile.ZipInfo(folder)
+            info.external_attr = (0o40700 << 16) | 0x10   # a directory, owner only
+            bundle.writestr(info, b"")
+        config = (course.root / "course.toml").read_text(encoding="utf-8")
         csv_path = course.series.get("path")
         if course.series.get("source") == "csv" and csv_path:
             resolved = course.resolve(csv_path)
-            bundle.write(resolved, f"course/{resolved.name}")
+            _write_private(bundle, f"course/{resolved.name}", resolved.read_bytes())
+            config = with_series_path(config, resolved.name)
+        _write_private(bundle, "course/course.toml", config.encode("utf-8"))
+        for path in sorted(course.reference_dir.iterdir()):
+            if path.is_file():
+                _write_private(bundle, f"course/reference/{path.name}", path.read_bytes())
     return out
+
+
+def _write_private(bundle: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """A course file readable by its owner only once unzipped."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.external_attr = 0o100600 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    bundle.writestr(info, data)
+
+
+def with_series_path(config: str, path: str) -> str:
+    """``config`` (course.toml text) with ``[series] path`` set to ``path``."""
+    lines = config.splitlines()
+    value = f"path = {json.dumps(path)}"
+    start = next((i for i, line in enumerate(lines) if line.strip() == "[series]"), None)
+    if start is None:
+        return config.rstrip("\n") + f"\n\n[series]\n{value}\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    for i in range(start + 1, end):
+        if lines[i].split("=", 1)[0].strip() == "path":
+            lines[i] = value
+            return "\n".join(lines) + "\n"
+    lines.insert(start + 1, value)
+    return "\n".join(lines) + "\n"

@@ -17,12 +17,11 @@ import hashlib
 import json
 import shutil
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from grader.course import Course
+from grader.course import Course, CourseError
 from grader.forecasting import DEFAULT_WINDOW, HORIZON, evaluate
 from grader.series import Series, series_from_config, split
 
@@ -31,8 +30,8 @@ TRAINING_VERSION = 1      # bump when train_forecaster changes
 SEED = 42
 
 
-class ReferenceError(RuntimeError):
-    """Reference models are missing or stale; the message says which command fixes it."""
+class ReferencesMissing(CourseError):
+    """Reference models are missing; the message says which command fixes it."""
 
 
 def series_key(series: Series) -> str:
@@ -88,8 +87,14 @@ def train_forecaster(build: Callable[[], Any], series: Series, series_cfg: dict[
 
 def build_references(course: Course, *, force: bool = False, tasks: list[str] | None = None,
                      log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Write every reference model into the course; reuse cached forecasters when still valid."""
+    """Write every reference model into the course; reuse cached forecasters when still valid.
+
+    Refuses (:class:`grader.secrecy.SecrecyError`) a course whose held-out data is not private.
+    """
+    from grader.secrecy import require_secret_heldout
     from reference_models import BUILDER_VERSIONS, BUILDERS, FORECAST_TASKS, LSTM_CELL_SOURCE
+
+    require_secret_heldout(course)
 
     out = course.reference_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -147,8 +152,12 @@ def _evaluate_model(model: Any, series: Series, series_cfg: dict[str, Any], wind
             "seasonal_naive_mae": evaluation.seasonal_naive.mae, "naive_mae": evaluation.naive.mae}
 
 
-def reference_path(course: Course, task: str) -> Path:
-    entry = read_manifest(course).get("tasks", {}).get(task)
-    if not entry:
-        raise ReferenceError(f"the reference for {task} is not built: run 'grader reference build --course {course.root}'")
-    return course.reference_dir / entry["file"]
+def require_built(course: Course) -> None:
+    """Raise :class:`ReferencesMissing` unless the references grading scores against (the forecasters) are built."""
+    from reference_models import FORECAST_TASKS
+
+    built = read_manifest(course).get("tasks", {})
+    missing = [task for task in FORECAST_TASKS if "mae" not in built.get(task, {})]
+    if missing:
+        raise ReferencesMissing(f"the reference models are not built ({', '.join(missing)} missing): run "
+                                f"'grader reference build --course {course.root}'")

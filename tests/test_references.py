@@ -26,11 +26,15 @@ def test_reference_q4_beats_seasonal_naive_on_cta_rail(tmp_path):
     from grader.course import init_course
     from grader.references import build_references
 
+    import shutil
+
     course = init_course(tmp_path / "cta")
+    # A world-readable series outside the course folder is refused: work on a private copy.
+    shutil.copyfile(CTA, course.root / CTA.name)
     (course.root / "course.toml").write_text(f'''
 [series]
 source = "csv"
-path = "{CTA}"
+path = "{CTA.name}"
 date_column = "service_date"
 value_column = "rail_boardings"
 scale = 1e6
