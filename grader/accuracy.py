@@ -24,6 +24,16 @@ from grader.references import read_manifest
 from grader.series import Series, series_from_config
 
 
+class UnavailableEvaluator:
+    """Stands in for a :class:`ForecastEvaluator` that could not be built: every forecast is a grader error."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __call__(self, task: Task, path: Path, description: ModelDescription, prober: Any) -> dict[str, Any]:
+        return {"grader_error": self.reason}
+
+
 class ForecastEvaluator:
     """Callable ``(task, path, description, prober) -> evidence dict`` for the forecast_accuracy check."""
 
@@ -70,10 +80,13 @@ class ForecastEvaluator:
                                          "finite": bool(np.isfinite(raw).all())}]}
         try:
             evaluation = evaluate(np.asarray(raw), self.series, self.course.series, window, name=task.id)
+        except ForecastError as exc:
+            return {"error": str(exc), "probe": probe}
+        try:
             full = self.anchor_mae(task, task.full_credit_at, evaluation)
             zero = self.anchor_mae(task, task.zero_credit_at, evaluation)
         except ForecastError as exc:
-            return {"error": str(exc), "probe": probe}
+            return {"grader_error": str(exc), "probe": probe}
         reference = self.manifest.get("tasks", {}).get(task.id, {})
         forecast = normalise_predictions(np.asarray(raw), evaluation.n_windows) * self.series.scale
         origins = windows.origins

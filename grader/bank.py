@@ -80,6 +80,11 @@ class KeyPoint:
     text: str
     phrasings: tuple[str, ...]
 
+    @property
+    def label(self) -> str:
+        """The point's short name ("unstable gradients"): what a student sees before answers are released."""
+        return self.id.replace("_", " ")
+
 
 @dataclass(frozen=True)
 class Contradiction:
@@ -87,6 +92,11 @@ class Contradiction:
     penalty: float
     text: str
     phrasings: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The contradiction's short name, shown before answers are released."""
+        return self.id.replace("_", " ")
 
 
 @dataclass(frozen=True)

@@ -171,16 +171,14 @@ def reference_build(course_dir: str | None, force: bool, tasks: tuple[str, ...])
     Example:
         grader reference build --course mycourse
     """
-    from grader.course import init_course
+    from grader.course import CourseError
     from grader.references import build_references
     from grader.series import SeriesError
 
-    course = _open(course_dir, must_exist=False)
-    if not (course.root / "course.toml").exists():
-        course = init_course(course.root)
+    course = _open(course_dir)
     try:
         build_references(course, force=force, tasks=list(tasks) or None, log=click.echo)
-    except SeriesError as exc:
+    except (CourseError, SeriesError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"references in {course.reference_dir}")
 
@@ -345,31 +343,21 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
     Example:
         grader grade alice --json
     """
-    from grader.checking import SandboxProber
+    from grader.course import CourseError
     from grader.gradebook import GradebookError, task_questions
-    from grader.grading import Grader
+    from grader.grading import grade_student
 
     course = _open(course_dir, db_url)
     bank = _bank()
     with _gradebook(course) as gradebook:
         try:
-            submission = gradebook.latest_submission(student)
-        except GradebookError as exc:
-            raise click.ClickException(f"{exc}; submit first with 'grader submit --student {student} PATH'") from None
-        if submission is None:
-            raise click.ClickException(f"student '{student}' has no submission; use 'grader submit --student {student} PATH'")
-        grader = Grader(course, bank, gradebook)
-        if force or not grader.is_current(submission.id):
-            run_id = grader.start_run("grade")
-            try:
-                with SandboxProber(course.limits) as prober:
-                    grader.grade(submission.id, run_id, prober)
-            finally:
-                gradebook.finish_run(run_id)
-        rows = gradebook.current_results(submission.id)
+            submission_id = grade_student(course, bank, gradebook, student, force=force)
+        except (CourseError, GradebookError) as exc:
+            raise click.ClickException(str(exc)) from None
+        rows = gradebook.current_results(submission_id)
         summary = gradebook.student_summary(student, task_questions(bank))
     if as_json:
-        click.echo(json.dumps({"student": student, "submission": submission.id, "score": summary["score"],
+        click.echo(json.dumps({"student": student, "submission": submission_id, "score": summary["score"],
                                "max_score": summary["max_score"], "tests": rows}, indent=2, default=str))
         return
     _print_results(rows)
@@ -394,10 +382,14 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
     Example:
         grader batch submissions/ --workers 2
     """
-    from grader.grading import discover, run_batch
+    from grader.course import CourseError
+    from grader.grading import discover, require_ready, run_batch
 
     course = _open(course_dir, db_url)
-    _require_references(course)
+    try:
+        require_ready(course)
+    except CourseError as exc:
+        raise click.ClickException(str(exc)) from None
     paths = discover(Path(directory))
     if not paths:
         raise click.ClickException(f"no student folders or .zip files in {directory}")
@@ -407,13 +399,6 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
             summary = run_batch(course, _bank(), gradebook, paths, workers=workers, isolate=isolate,
                                 force=force, progress=lambda outcome: bar.update(1))
     _print_batch(summary)
-
-
-def _require_references(course) -> None:
-    from grader.references import read_manifest
-
-    if not read_manifest(course).get("tasks"):
-        raise click.ClickException(f"the reference models are not built: run 'grader reference build --course {course.root}'")
 
 
 def _print_batch(summary) -> None:
@@ -537,13 +522,19 @@ def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> Non
     Example:
         grader gradescope --course /autograder/source/course
     """
-    from grader.gradescope import grade_for_gradescope, write_results
+    from grader.gradescope import exposure, grade_for_gradescope, refused_results, write_results
 
     course = _open(course_dir)
+    problems = exposure(course)
+    if problems:
+        write_results(refused_results(problems), Path(results))
+        for problem in problems:
+            click.echo(f"refused: {problem}", err=True)
+        raise click.ClickException("the course is not private, so no student code was run; see the lines above")
     path = Path(submission)
     if not path.exists():
         content = {"score": 0.0, "execution_time": 0.0, "tests": [],
-                   "output": f"no submission found at {submission}"}
+                   "output": "no submission was found: upload your files again"}
     else:
         content = grade_for_gradescope(path, course, _bank())
     write_results(content, Path(results))

@@ -66,7 +66,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-from grader.results import CheckResult
+from grader.results import CheckResult, status_for
 
 if TYPE_CHECKING:
     from grader.bank import Bank
@@ -380,14 +380,14 @@ def apply_overrides(rows: list[dict[str, Any]], overrides: Iterable[Override]) -
                 weights = [1.0] + [0.0] * (len(task_rows) - 1)
             shares = _spread(whole.manual_score, weights)
             for row, share in zip(task_rows, shares):
-                row.update(score=share, overridden=True, override_id=whole.id,
-                           pending_review=False)
+                row.update(score=share, overridden=True, override_id=whole.id, pending_review=False,
+                           status=status_for(share, row["max_score"]))
             continue
         for row in task_rows:
             item = by_key.get((task, row["check"]))
             if item is not None:
-                row.update(score=item.manual_score, overridden=True, override_id=item.id,
-                           pending_review=False)
+                row.update(score=item.manual_score, overridden=True, override_id=item.id, pending_review=False,
+                           status=status_for(item.manual_score, row["max_score"]))
     return rows
 
 
@@ -757,7 +757,7 @@ class Gradebook:
                               status=item.status, auto_score=float(item.score),
                               max_score=float(item.max_score), output=item.output,
                               visibility=item.visibility, details=dict(item.details), superseded=False,
-                              created_at=now, needs_review=bool(review.get(item.task, False)),
+                              created_at=now, needs_review=bool(review.get(item.task, False) or item.needs_review),
                               evidence=proof.get(item.task))
                     for item in items]
             session.add_all(rows)

@@ -37,6 +37,46 @@ class Versions:
     references: dict[str, str]
 
 
+def require_ready(course: Course) -> None:
+    """Refuse to grade a course whose held-out data is exposed or whose references are not built.
+
+    Raises :class:`grader.course.CourseError` (its subclasses ``SecrecyError`` and
+    ``ReferencesMissing``) with one line that says the fix.
+    """
+    from grader.references import require_built
+    from grader.secrecy import require_secret_heldout
+
+    require_secret_heldout(course)
+    require_built(course)
+
+
+def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str, *, force: bool = False) -> int:
+    """Grade ``student``'s latest submission unless it is already graded with the same files and versions.
+
+    Returns the submission id. Raises ``CourseError`` (see :func:`require_ready`) or
+    ``GradebookError`` when the student has no submission.
+    """
+    from grader.checking import SandboxProber
+    from grader.gradebook import GradebookError
+
+    require_ready(course)
+    try:
+        submission = gradebook.latest_submission(student)
+    except GradebookError as exc:
+        raise GradebookError(f"{exc}; submit first with 'grader submit --student {student} PATH'") from None
+    if submission is None:
+        raise GradebookError(f"student '{student}' has no submission; use 'grader submit --student {student} PATH'")
+    grader = Grader(course, bank, gradebook)
+    if force or not grader.is_current(submission.id):
+        run_id = grader.start_run("grade")
+        try:
+            with SandboxProber(course.limits) as prober:
+                grader.grade(submission.id, run_id, prober)
+        finally:
+            gradebook.finish_run(run_id)
+    return submission.id
+
+
 def current_versions(course: Course, bank: Bank) -> Versions:
     from grader.references import reference_versions
 
@@ -202,9 +242,13 @@ def discover(directory: Path) -> list[Path]:
 def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,
               isolate: bool = False, force: bool = False,
               progress: Callable[[Outcome], None] | None = None) -> BatchSummary:
-    """Submit and grade every path; one bad submission never stops the others."""
+    """Submit and grade every path; one bad submission never stops the others.
+
+    Refuses the whole batch up front (``CourseError``) when :func:`require_ready` does.
+    """
     from grader.sandbox import Limits, WorkerPool
 
+    require_ready(course)
     workers = max(1, workers or os.cpu_count() or 1)
     grader = Grader(course, bank, gradebook)
     gradebook.interrupt_stale_runs()

@@ -661,12 +661,17 @@ def _forecast_metrics(details: Mapping[str, Any]) -> dict[str, Any] | None:
             "baselines": comparisons}
 
 
-def _prose_view(question: Question, row: dict[str, Any] | None) -> dict[str, Any] | None:
+def _prose_view(question: Question, row: dict[str, Any] | None, answers_released: bool) -> dict[str, Any] | None:
+    """The rubric outcome a student sees; before ``[release] answers`` only the points' short names.
+
+    A key point's full wording is the model answer in all but name, so it is shown only
+    once the answers are released.
+    """
     if row is None:
         return None
     details = row["details"]
-    texts = {p.id: p.text for p in question.key_points}
-    contradiction_texts = {c.id: c.text for c in question.contradictions}
+    texts = {p.id: p.text if answers_released else p.label for p in question.key_points}
+    contradiction_texts = {c.id: c.text if answers_released else c.label for c in question.contradictions}
     points = [{"id": p.get("id"), "text": texts.get(p.get("id"), p.get("id")), "status": p.get("status"),
                "evidence": p.get("evidence") or "", "note": p.get("note") or ""}
               for p in details.get("points", [])]
@@ -749,7 +754,7 @@ def feedback_context(data: ClassData, student_id: str, *, series: Series | None 
                           "override": task_overrides.get(task.id),
                           "checks": [_check_view(r, overrides) for r in task_rows], "plot": plot})
         prose_row = _result(by_task.get(question.prose_task, []), question.prose_task, "rubric")
-        prose = _prose_view(question, prose_row)
+        prose = _prose_view(question, prose_row, bool(release.get("answers")))
         if prose is not None:
             prose["override"] = (task_overrides.get(question.prose_task)
                                  or (overrides.get(prose_row["override_id"]) if prose_row["overridden"] else None))

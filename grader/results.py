@@ -14,7 +14,7 @@ process prints.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["passed", "failed", "error"]
@@ -23,6 +23,24 @@ Visibility = Literal["visible", "hidden"]
 PASSED: Status = "passed"
 FAILED: Status = "failed"
 ERROR: Status = "error"
+
+
+SCORE_DIGITS = 4
+# Details only an instructor may see (the q6 cases' seed): dropped from what a student is shown.
+PRIVATE_DETAILS = frozenset({"cases_seed"})
+
+
+def status_for(score: float, max_score: float, *, error: bool = False) -> Status:
+    """The one rule for a result's status: ``passed`` if and only if it earned full marks.
+
+    Scores and maxima are compared after the rounding every stored score gets, so a
+    forecast a hair behind the reference that rounds to full marks is ``passed``, and a
+    result short of full marks is never ``passed``. ``error`` (the check could not be
+    run) is kept as it is.
+    """
+    if error:
+        return ERROR
+    return PASSED if round(score, SCORE_DIGITS) >= round(max_score, SCORE_DIGITS) else FAILED
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class Outcome:
     message: str
     fraction: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    needs_review: bool = False
 
     @classmethod
     def ok(cls, message: str, **details: Any) -> "Outcome":
@@ -49,8 +68,9 @@ class Outcome:
         return cls(FAILED, message, 0.0, details)
 
     @classmethod
-    def error(cls, message: str, **details: Any) -> "Outcome":
-        return cls(ERROR, message, 0.0, details)
+    def error(cls, message: str, *, needs_review: bool = False, **details: Any) -> "Outcome":
+        """The check could not be run; ``needs_review`` when the cause is the grader's, not the student's."""
+        return cls(ERROR, message, 0.0, details, needs_review)
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,11 @@ class CheckResult:
     output: str
     visibility: Visibility = "visible"
     details: dict[str, Any] = field(default_factory=dict)
+    needs_review: bool = False
+
+    def __post_init__(self) -> None:
+        # Status follows the score (see status_for); only "error" is taken as given.
+        object.__setattr__(self, "status", status_for(self.score, self.max_score, error=self.status == ERROR))
 
     @property
     def name(self) -> str:
@@ -76,15 +101,15 @@ class CheckResult:
         visibility: Visibility = "visible",
     ) -> "CheckResult":
         fraction = min(max(outcome.fraction, 0.0), 1.0)
-        return cls(task, check, outcome.status, round(max_score * fraction, 4), max_score,
-                   outcome.message, visibility, dict(outcome.details))
+        return cls(task, check, outcome.status, round(max_score * fraction, SCORE_DIGITS), max_score,
+                   outcome.message, visibility, dict(outcome.details), outcome.needs_review)
 
-    def with_output(self, output: str) -> "CheckResult":
-        return replace(self, output=output)
-
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, public: bool = False) -> dict[str, Any]:
+        """The JSON shape; ``public`` drops :data:`PRIVATE_DETAILS` (for anything a student sees)."""
         data = asdict(self)
         data["name"] = self.name
+        if public:
+            data["details"] = {k: v for k, v in data["details"].items() if k not in PRIVATE_DETAILS}
         return data
 
     @classmethod
@@ -93,7 +118,7 @@ class CheckResult:
             task=data["task"], check=data["check"], status=data["status"],
             score=float(data["score"]), max_score=float(data["max_score"]),
             output=data.get("output", ""), visibility=data.get("visibility", "visible"),
-            details=dict(data.get("details") or {}),
+            details=dict(data.get("details") or {}), needs_review=bool(data.get("needs_review", False)),
         )
 
 

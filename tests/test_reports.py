@@ -337,9 +337,9 @@ def test_feedback_shows_visible_checks_and_prose_points(course, bank):
     assert "feedback for erin" in page
     assert "layer 2 &#39;lstm_4&#39; (LSTM) has return_sequences=False" in page
     q3 = bank.question("Q3")
-    assert q3.key_points[0].text in page and q3.key_points[1].text in page
+    assert q3.key_points[0].label in page and q3.key_points[1].label in page
     assert "point-uncertain" in page and "point-missed" in page
-    assert q3.contradictions[0].text in page
+    assert q3.contradictions[0].label in page
     assert "Score set by an instructor: 3 of 4" in page and "right idea, unusual words" in page
     dave = _feedback(course, bank, "dave")
     assert "A person will read this answer" in dave
@@ -379,6 +379,23 @@ def test_reference_answer_only_when_released(course, tmp_path, bank):
     released = build_course(tmp_path / "answers", bank, answers=True)
     page = _feedback(released, bank, "alice")
     assert "Reference answer" in page and first_line in page
+
+
+def test_key_point_wording_only_when_released(course, tmp_path, bank):
+    """The rubric's key points are the model answer in other words: before release, short names only."""
+    import html
+
+    q3 = bank.question("Q3")
+    wording = [p.text for p in q3.key_points] + [c.text for c in q3.contradictions]
+    for student in ("alice", "erin", "dave"):
+        page = html.unescape(_feedback(course, bank, student))
+        leaked = [text for text in wording if text in page]
+        assert not leaked, (student, leaked)
+    erin = html.unescape(_feedback(course, bank, "erin"))
+    assert q3.key_points[0].label in erin and "missed" in erin
+    released = build_course(tmp_path / "answers", bank, answers=True)
+    page = html.unescape(_feedback(released, bank, "erin"))
+    assert q3.key_points[0].text in page and q3.key_points[1].text in page
 
 
 def test_feedback_for_unknown_student_is_a_report_error(course, bank):

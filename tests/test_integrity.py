@@ -1,0 +1,350 @@
+"""Grading integrity, attacked through the real command line.
+
+Each test reproduces one way a submission could earn credit it did not compute,
+see held-out data, carry data out, or take the grader down, and asserts that it no
+longer works. The principle under test: nothing secret enters the sandbox, and
+nothing that comes out of it is trusted or read unbounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.attacks import ANSWER_KEY_SNOOPER, CANARY_AT_IMPORT_TEMPLATE, CANARY_CARRIER_TEMPLATE, FORGED_REPLY, npz_bomb
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED_SEED = 20240607
+GRADER_MEMORY_CAP = 1536 * 2**20   # address space of the grader's own process in the bomb test
+
+
+def grader(*args: str, cwd: Path | None = None, memory_cap: int | None = None,
+           check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real CLI (``python -m grader``) in a fresh process."""
+    def cap() -> None:
+        if memory_cap is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            resource.setrlimit(resource.RLIMIT_AS, (memory_cap, hard))
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    env.pop("GRADER_COURSE", None)
+    env.pop("GRADER_DB", None)
+    result = subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
+                            cwd=cwd or ROOT, env=env, preexec_fn=cap, timeout=900)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _tests(result: subprocess.CompletedProcess) -> dict[str, dict]:
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return {t["name"]: t for t in json.loads(result.stdout)["tests"]}
+
+
+def _submission(folder: Path, q6_source: str, *, models: dict[str, Path] | None = None) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "q6_lstm_cell.py").write_text(q6_source)
+    for task, source in (models or {}).items():
+        shutil.copyfile(source, folder / f"{task}.keras")
+    return folder
+
+
+# --------------------------------------------------------------------------- q6: the answer key
+
+@pytest.mark.slow
+def test_q6_answer_key_lookup_scores_zero_in_check(tmp_path):
+    folder = _submission(tmp_path / "snoop", ANSWER_KEY_SNOOPER)
+    tests = _tests(grader("check", str(folder), "--json", "--task", "q6_lstm_cell"))
+    numeric = tests["q6_lstm_cell: lstm_step_matches_keras"]
+    assert numeric["score"] == 0 and numeric["status"] == "failed", numeric
+    assert "cases_seed" not in json.dumps(tests), "the seed is never shown to the student"
+
+
+@pytest.mark.slow
+def test_q6_answer_key_lookup_scores_zero_in_grade(demo, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(demo["course"].root, course)
+    folder = _submission(tmp_path / "mallory", ANSWER_KEY_SNOOPER)
+    grader("submit", "--course", str(course), "--student", "mallory", str(folder), check=True)
+    result = grader("grade", "--course", str(course), "mallory", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)["tests"]}
+    numeric = rows["q6_lstm_cell: lstm_step_matches_keras"]
+    assert numeric["auto_score"] == 0 and numeric["status"] == "failed", numeric
+    assert isinstance(numeric["details"]["cases_seed"], int), "the seed is recorded for the instructor"
+    assert str(numeric["details"]["cases_seed"]) not in numeric["output"]
+
+
+# --------------------------------------------------------------------------- bounded replies
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", [npz_bomb(3), FORGED_REPLY], ids=["npz-bomb", "forged-reply"])
+def test_a_bomb_costs_its_task_only_and_the_grader_stays_small(model_files, tmp_path, source):
+    """Under an address-space cap far below what the bomb declares, the grader finishes the submission."""
+    folder = _submission(tmp_path / "bomber", source,
+                         models={"q1_seq2seq": model_files["q1_seq2seq"] / "q1_seq2seq.keras"})
+    result = grader("check", str(folder), "--json", "--task", "q6_lstm_cell", "--task", "q1_seq2seq",
+                    memory_cap=GRADER_MEMORY_CAP)
+    tests = _tests(result)
+    q6 = [t for name, t in tests.items() if name.startswith("q6_lstm_cell")]
+    numeric = [t for t in q6 if t["check"] in ("lstm_step_matches_keras", "run")]
+    assert numeric and all(t["score"] == 0 and t["status"] != "passed" for t in numeric), q6
+    for t in q6:
+        assert "\n" not in t["output"] and len(t["output"]) < 400
+    q1 = [t for name, t in tests.items() if name.startswith("q1_seq2seq")]
+    assert q1 and all(t["status"] == "passed" for t in q1), q1
+
+
+# --------------------------------------------------------------------------- student text
+
+@pytest.fixture
+def canary_file():
+    """A world-readable file on the host, as a series CSV or a config file might be."""
+    handle, name = tempfile.mkstemp(prefix="grader-canary-", dir="/tmp")
+    os.write(handle, b"CANARY-7f3a9 held-out rows 2019-06-01,1234567")
+    os.close(handle)
+    os.chmod(name, 0o644)
+    yield Path(name)
+    os.unlink(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", [CANARY_CARRIER_TEMPLATE, CANARY_AT_IMPORT_TEMPLATE], ids=["call", "import"])
+def test_student_exception_text_never_reaches_the_output(tmp_path, canary_file, template):
+    assert canary_file.stat().st_mode & stat.S_IROTH, "the attack must be able to read the canary"
+    folder = _submission(tmp_path / "leaker", template.format(path=str(canary_file)))
+    result = grader("check", str(folder), "--json", "--task", "q6_lstm_cell")
+    assert "CANARY" not in result.stdout + result.stderr and "1234567" not in result.stdout
+    tests = _tests(result)
+    output = tests["q6_lstm_cell: lstm_step_matches_keras"]["output"]
+    assert re.search(r"raised (ValueError|SystemExit|RuntimeError) at line \d+ of q6_lstm_cell\.py", output), output
+
+
+# --------------------------------------------------------------------------- held-out secrecy
+
+@pytest.fixture
+def public_tmp():
+    """A folder every user can enter (pytest's own tmp_path sits under a 0700 folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-public-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _set_seed(course: Path, seed: int) -> None:
+    config = course / "course.toml"
+    config.write_text(re.sub(r"(?m)^seed = \d+$", f"seed = {seed}", config.read_text()))
+
+
+def test_init_draws_a_private_seed_and_courses_differ_in_their_held_out_part(tmp_path):
+    from grader.course import open_course
+    from grader.series import series_from_config, split
+
+    grader("init", str(tmp_path / "a"), check=True)
+    grader("init", str(tmp_path / "b"), check=True)
+    seeds = [tomllib.loads((tmp_path / n / "course.toml").read_text())["series"]["seed"] for n in "ab"]
+    assert seeds[0] != seeds[1] and PUBLISHED_SEED not in seeds
+    tests = []
+    for name in "ab":
+        course = open_course(tmp_path / name)
+        tests.append(split(series_from_config(course.series, course.root), course.series).test.values)
+    assert not np.allclose(tests[0], tests[1])
+
+
+@pytest.mark.parametrize("command", [["batch", "SUBMISSIONS"], ["grade", "alice"], ["reference", "build"],
+                                     ["gradescope", "--submission", "SUBMISSIONS", "--results", "RESULTS"]])
+def test_the_published_seed_is_refused(tmp_path, command):
+    course = tmp_path / "course"
+    grader("init", str(course), check=True)
+    _set_seed(course, PUBLISHED_SEED)
+    (tmp_path / "subs").mkdir()
+    args = [str(tmp_path / "subs") if a == "SUBMISSIONS" else str(tmp_path / "r.json") if a == "RESULTS" else a
+            for a in command]
+    result = grader(*args, "--course", str(course))
+    assert result.returncode != 0
+    assert "published default" in result.stderr and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Error")]) == 1
+
+
+def test_a_world_readable_series_outside_the_course_is_refused(tmp_path, public_tmp):
+    course = tmp_path / "course"
+    grader("init", str(course), check=True)
+    outside = public_tmp
+    csv = outside / "series.csv"
+    csv.write_text("date,value\n2020-01-01,1\n")
+    csv.chmod(0o644)
+    config = course / "course.toml"
+    config.write_text(config.read_text().replace('source = "synthetic"', 'source = "csv"')
+                      .replace('path = ""', f'path = "{csv}"'))
+    result = grader("batch", str(outside), "--course", str(course))
+    assert result.returncode != 0 and "can be read by other users" in result.stderr, result.stderr
+    csv.chmod(0o600)
+    result = grader("batch", str(outside), "--course", str(course))
+    assert "can be read by other users" not in result.stderr
+
+
+def test_a_course_folder_open_to_others_is_refused(tmp_path, public_tmp):
+    course = public_tmp / "course"
+    grader("init", str(course), check=True)
+    course.chmod(0o755)
+    result = grader("batch", str(tmp_path), "--course", str(course))
+    assert result.returncode != 0 and "chmod 700" in result.stderr, result.stderr
+
+
+def test_grade_refuses_before_the_references_are_built(tmp_path):
+    course = tmp_path / "course"
+    grader("init", str(course), check=True)
+    folder = _submission(tmp_path / "alice", "def lstm_step(x, h, c, kernel, recurrent_kernel, bias):\n    return h, c\n")
+    grader("submit", "--course", str(course), "--student", "alice", str(folder), check=True)
+    result = grader("grade", "--course", str(course), "alice")
+    assert result.returncode != 0 and "reference models are not built" in result.stderr, result.stderr
+    assert "grader reference build" in result.stderr
+
+
+# --------------------------------------------------------------------------- the Gradescope bundle
+
+def _fake_references(course: Path) -> None:
+    tasks = {task: {"mae": 1.0, "mase": 1.0, "rmse": 1.0, "mae_per_horizon": [1.0] * 7, "file": f"{task}.keras",
+                    "version_key": "v1", "seasonal_naive_mae": 2.0, "naive_mae": 3.0}
+             for task in ("q4_forecaster", "q5_stable_rnn", "q7_conv_rnn")}
+    (course / "reference" / "manifest.json").write_text(json.dumps({"tasks": tasks}))
+    (course / "reference" / "q6_lstm_cell.py").write_text("# the reference solution\n")
+
+
+def _unzip_like_unzip(bundle: Path, dest: Path) -> None:
+    """Extract as Info-ZIP's unzip does: with the permissions stored in the archive."""
+    with zipfile.ZipFile(bundle) as archive:
+        for info in archive.infolist():
+            target = dest / info.filename
+            mode = (info.external_attr >> 16) & 0o7777
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.read(info))
+            if mode:
+                target.chmod(mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the Gradescope container runs as root")
+def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
+    from grader.gradescope import PRIVATE_COURSE, REFUSED_OUTPUT
+
+    course = tmp_path / "course"
+    grader("init", str(course), check=True)
+    _fake_references(course)
+    bundle = tmp_path / "autograder.zip"
+    grader("gradescope-package", str(bundle), "--course", str(course), check=True)
+    source = public_tmp / "autograder" / "source"
+    source.mkdir(parents=True)
+    for folder in (public_tmp / "autograder", source):
+        folder.chmod(0o755)
+    _unzip_like_unzip(bundle, source)
+    unpacked = source / "course"
+    for path in [unpacked, *unpacked.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, f"{path.relative_to(source)} is {oct(mode)} after unzip"
+    scripts = {name: zipfile.ZipFile(bundle).read(name).decode() for name in ("setup.sh", "run_autograder")}
+    assert all(PRIVATE_COURSE in text for text in scripts.values())
+
+    # An instructor (or a careless unzip) opens the course up: grading refuses, and says why only in the log.
+    for path in [unpacked, *unpacked.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    results = tmp_path / "results.json"
+    refused = grader("gradescope", "--course", str(unpacked), "--submission", str(tmp_path / "none"),
+                     "--results", str(results))
+    assert refused.returncode != 0 and "sandbox user" in refused.stderr
+    written = json.loads(results.read_text())
+    assert written["output"] == REFUSED_OUTPUT and written["score"] == 0
+    assert str(public_tmp) not in results.read_text()
+
+    # The scripts' own lines make it private again.
+    subprocess.run(["bash", "-c", PRIVATE_COURSE.replace("/autograder/source/course", str(unpacked))], check=True)
+    from grader.course import open_course
+    from grader.gradescope import exposure
+
+    assert exposure(open_course(unpacked)) == []
+
+
+# --------------------------------------------------------------------------- one rule for status
+
+def test_status_follows_the_score():
+    from grader.results import CheckResult, Outcome
+
+    hair = CheckResult.from_outcome("q5_stable_rnn", "forecast_accuracy", Outcome("failed", "m", 0.99999999), 1.5)
+    assert hair.score == 1.5 and hair.status == "passed"
+    short = CheckResult.from_outcome("q5_stable_rnn", "forecast_accuracy", Outcome("passed", "m", 0.5), 1.5)
+    assert short.score == 0.75 and short.status == "failed"
+    claimed = CheckResult("q1_seq2seq", "output_shape", "passed", 0.0, 1.0, "m")
+    assert claimed.status == "failed"
+    errored = CheckResult.from_outcome("q4_forecaster", "forecast_accuracy", Outcome.error("m"), 3.0)
+    assert errored.status == "error" and errored.score == 0
+    assert CheckResult.from_dict(hair.to_dict()).status == "passed"
+
+
+def test_an_override_sets_status_by_the_same_rule():
+    from datetime import datetime
+
+    from grader.gradebook import Override, apply_overrides
+
+    rows = [{"task": "q4_forecaster", "check": "forecast_accuracy", "status": "failed", "score": 1.0,
+             "max_score": 3.0}, {"task": "q1_seq2seq", "check": "output_shape", "status": "passed", "score": 1.0,
+                                 "max_score": 1.0}]
+    overrides = [Override(1, "a", "q4_forecaster", None, 3.0, "", "t", datetime.now(), True),
+                 Override(2, "a", "q1_seq2seq", "output_shape", 0.5, "", "t", datetime.now(), True)]
+    q4, q1 = apply_overrides(rows, overrides)
+    assert q4["status"] == "passed" and q1["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_every_reference_graded_as_a_student_scores_full_marks(demo, bank):
+    """The demo's "alice" is the ten reference models and the reference answers."""
+    from grader.gradebook import Gradebook
+
+    with Gradebook(demo["course"].db_url) as gradebook:
+        rows = gradebook.current_results(gradebook.latest_submission("alice").id)
+    not_passed = [(row["name"], row["status"], row["score"], row["max_score"]) for row in rows
+                  if row["status"] != "passed"]
+    assert not not_passed
+    assert sum(row["score"] for row in rows) == pytest.approx(bank.points) == 80
+    assert {row["task"] for row in rows} >= {task.id for task in bank.tasks}
+
+
+@pytest.mark.slow
+def test_an_evaluator_that_cannot_run_is_an_error_for_review(bank, model_files):
+    from grader.accuracy import UnavailableEvaluator
+    from grader.checking import check_submission
+
+    class Prober:
+        def probe_model(self, task, path, declared):
+            return {"outputs": 1, "runs": [{"input_shape": [3, 56, 1], "output_shape": [3, 7], "finite": True}]}
+
+    checked = check_submission(model_files["q4_forecaster"], bank, prober=Prober(), include_hidden=True,
+                               forecast=UnavailableEvaluator("the references are missing"),
+                               tasks=["q4_forecaster"])
+    accuracy = [r for r in checked.results if r.check == "forecast_accuracy"]
+    assert len(accuracy) == 1 and accuracy[0].status == "error" and accuracy[0].needs_review
+    assert "a person will review" in accuracy[0].output
+
+
+def test_the_bundled_course_points_at_the_bundled_series():
+    from grader.gradescope import with_series_path
+
+    config = '[course]\nname = "x"\n\n[series]\nsource = "csv"\npath = "/home/me/cta.csv"\nscale = 1e6\n\n[limits]\n'
+    changed = tomllib.loads(with_series_path(config, "cta.csv"))
+    assert changed["series"]["path"] == "cta.csv" and changed["series"]["scale"] == 1e6
+    assert tomllib.loads(with_series_path('[series]\nsource = "csv"\n', "a.csv"))["series"]["path"] == "a.csv"
+    assert tomllib.loads(with_series_path('[course]\nname = "x"\n', "a.csv"))["series"]["path"] == "a.csv"
