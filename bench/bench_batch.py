@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))   # runnable from a source checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import build_reference_files  # noqa: E402
-from grader.bank import default_bank  # noqa: E402
-from grader.course import init_course  # noqa: E402
-from grader.demo import answers_markdown  # noqa: E402
-from grader.gradebook import Gradebook  # noqa: E402
-from grader.grading import run_batch  # noqa: E402
+from grader.core.bank import default_bank  # noqa: E402
+from grader.core.course import init_course  # noqa: E402
+from grader.grading.demo import answers_markdown  # noqa: E402
+from grader.store.gradebook import Gradebook  # noqa: E402
+from grader.grading.grader import run_batch  # noqa: E402
 
 
 def make_course(root: Path):

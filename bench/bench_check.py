@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))   # runnable from a source checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import build_reference_files  # noqa: E402
-from grader.bank import default_bank  # noqa: E402
-from grader.checking import check_submission  # noqa: E402
+from grader.core.bank import default_bank  # noqa: E402
+from grader.grading.checking import check_submission  # noqa: E402
 
 
 def median_seconds(step, repeat: int) -> float:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  static checks, whole submission            {static * 1000:8.1f} ms  "
               f"({static / read:.0f}x the baseline; TensorFlow imported: {'tensorflow' in sys.modules})")
 
-        from grader.checking import SandboxProber
+        from grader.grading.checking import SandboxProber
 
         with SandboxProber({}) as prober:
             began = time.perf_counter()

@@ -1,6 +1,6 @@
 """Time the NumPy side of forecast scoring on the default synthetic series.
 
-Builds the series of ``grader.course.DEFAULT_CONFIG``, then times building the
+Builds the series of ``grader.core.course.DEFAULT_CONFIG``, then times building the
 held-out windows, the two baselines and their metrics, and prints the baseline
 table. Run from anywhere::
 
@@ -18,11 +18,11 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable from a source checkout
 
-from grader.course import DEFAULT_CONFIG  # noqa: E402
-from grader.forecasting import (  # noqa: E402
+from grader.core.course import DEFAULT_CONFIG  # noqa: E402
+from grader.forecast.metrics import (  # noqa: E402
     baseline_table, eval_windows, forecast_scores, naive_forecast, seasonal_naive_forecast,
 )
-from grader.series import Series, series_from_config, split  # noqa: E402
+from grader.forecast.series import Series, series_from_config, split  # noqa: E402
 
 
 def timed(step: Callable[[], Any], repeat: int) -> tuple[Any, float]:
@@ -88,11 +88,11 @@ def bench_model(baseline_ms: float) -> None:
     import subprocess
     import tempfile
 
-    from grader.accuracy import ForecastEvaluator
-    from grader.bank import default_bank
-    from grader.checking import SandboxProber
-    from grader.course import init_course
-    from grader.inspection import inspect_model_file
+    from grader.forecast.evaluation import ForecastEvaluator
+    from grader.core.bank import default_bank
+    from grader.grading.checking import SandboxProber
+    from grader.core.course import init_course
+    from grader.static.inspection import inspect_model_file
 
     with tempfile.TemporaryDirectory(prefix="bench-forecast-") as tmp:
         course = init_course(Path(tmp) / "course")

@@ -32,9 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable from a source checkout
 
-from grader.bank import Bank, default_bank  # noqa: E402
-from grader.course import Course, init_course, open_course  # noqa: E402
-from grader.results import CheckResult  # noqa: E402
+from grader.core.bank import Bank, default_bank  # noqa: E402
+from grader.core.course import Course, init_course, open_course  # noqa: E402
+from grader.core.results import CheckResult  # noqa: E402
 
 BUDGET_SECONDS = 5.0
 SEED = 7
@@ -62,8 +62,8 @@ class ClassMaker:
     """Makes one plausible result set per student, deterministically from a seed."""
 
     def __init__(self, course: Course, bank: Bank, seed: int = SEED) -> None:
-        from grader.forecasting import held_out_windows
-        from grader.series import series_from_config
+        from grader.forecast.metrics import held_out_windows
+        from grader.forecast.series import series_from_config
 
         self.bank = bank
         self.rng = random.Random(seed)
@@ -140,7 +140,7 @@ class ClassMaker:
 def build_class(root: Path, bank: Bank, students: int, *, forecast_plots: bool = False) -> Course:
     """A course folder whose gradebook holds ``students`` graded students."""
     from grader import __version__
-    from grader.gradebook import Gradebook
+    from grader.store.gradebook import Gradebook
 
     course = init_course(root, name=f"Benchmark class of {students}")
     _set_release(root, forecast_plots)
@@ -174,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, default=None, help="Build the course here and keep it.")
     args = parser.parse_args(argv)
 
-    from grader.gradebook import Gradebook
-    from grader.reports import load_class, render_report, write_feedback_pages
+    from grader.store.gradebook import Gradebook
+    from grader.report.pages import load_class, render_report, write_feedback_pages
 
     bank = default_bank()
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             course, built = timed(lambda: build_class(root, bank, args.students))
             print(f"built a gradebook of {args.students} students in {built:.1f} s ({course.db_url})")
-        _, t_import = timed(lambda: importlib.import_module("grader.plots"))   # matplotlib, once per process
+        _, t_import = timed(lambda: importlib.import_module("grader.report.plots"))   # matplotlib, once per process
 
         with Gradebook(course.db_url) as gb:
             data, t_load = timed(lambda: load_class(course, bank, gb))

@@ -33,7 +33,7 @@ def db_option(fn: Callable) -> Callable:
 
 
 def _open(course_dir: str | None, db_url: str | None = None, *, must_exist: bool = True):
-    from grader.course import CourseError, open_course
+    from grader.core.course import CourseError, open_course
 
     try:
         return open_course(course_dir, db_url, must_exist=must_exist)
@@ -42,7 +42,7 @@ def _open(course_dir: str | None, db_url: str | None = None, *, must_exist: bool
 
 
 def _bank():
-    from grader.bank import BankError, default_bank
+    from grader.core.bank import BankError, default_bank
 
     try:
         return default_bank()
@@ -75,7 +75,7 @@ def init(directory: str | None, name: str | None) -> None:
     Example:
         grader init ~/courses/rnn-2026 --name "RNN 2026"
     """
-    from grader.course import init_course
+    from grader.core.course import init_course
 
     course = init_course(directory, name=name)
     click.echo(f"course folder ready: {course.root} (config {course.root / 'course.toml'})")
@@ -171,9 +171,9 @@ def reference_build(course_dir: str | None, force: bool, tasks: tuple[str, ...])
     Example:
         grader reference build --course mycourse
     """
-    from grader.course import CourseError
-    from grader.references import build_references
-    from grader.series import SeriesError
+    from grader.core.course import CourseError
+    from grader.forecast.references import build_references
+    from grader.forecast.series import SeriesError
 
     course = _open(course_dir)
     try:
@@ -202,7 +202,7 @@ def dataset_export(course_dir: str | None, part: str, out: str) -> None:
     Example:
         grader dataset export --part train train.csv
     """
-    from grader.series import SeriesError, export_part, series_from_config
+    from grader.forecast.series import SeriesError, export_part, series_from_config
 
     course = _open(course_dir)
     try:
@@ -223,9 +223,9 @@ def dataset_baselines(course_dir: str | None, as_json: bool) -> None:
     Example:
         grader dataset baselines --course mycourse
     """
-    from grader.forecasting import DEFAULT_WINDOW, baseline_table
-    from grader.references import read_manifest
-    from grader.series import SeriesError, series_from_config
+    from grader.forecast.metrics import DEFAULT_WINDOW, baseline_table
+    from grader.forecast.references import read_manifest
+    from grader.forecast.series import SeriesError, series_from_config
 
     course = _open(course_dir)
     window = int(course.series.get("window", DEFAULT_WINDOW))
@@ -265,7 +265,7 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
         grader check alice/
         grader check alice.zip --json
     """
-    from grader.submission_check import run_self_check
+    from grader.grading.self_check import run_self_check
 
     course = _open(course_dir, must_exist=False)
     try:
@@ -297,7 +297,7 @@ def _print_results(tests: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- gradebook
 
 def _gradebook(course):
-    from grader.gradebook import Gradebook, GradebookError
+    from grader.store.gradebook import Gradebook, GradebookError
 
     try:
         return Gradebook(course.db_url)
@@ -317,8 +317,8 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
     Example:
         grader submit --student alice alice.zip
     """
-    from grader.grading import Grader
-    from grader.intake import IntakeError
+    from grader.grading.grader import Grader
+    from grader.grading.intake import IntakeError
 
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
@@ -343,9 +343,9 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
     Example:
         grader grade alice --json
     """
-    from grader.course import CourseError
-    from grader.gradebook import GradebookError, task_questions
-    from grader.grading import grade_student
+    from grader.core.course import CourseError
+    from grader.store.gradebook import GradebookError, task_questions
+    from grader.grading.grader import grade_student
 
     course = _open(course_dir, db_url)
     bank = _bank()
@@ -382,8 +382,8 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
     Example:
         grader batch submissions/ --workers 2
     """
-    from grader.course import CourseError
-    from grader.grading import discover, require_ready, run_batch
+    from grader.core.course import CourseError
+    from grader.grading.grader import discover, require_ready, run_batch
 
     course = _open(course_dir, db_url)
     try:
@@ -426,7 +426,7 @@ def export(course_dir: str | None, db_url: str | None, fmt: str, out: str | None
         grader export --format csv --out grades.csv
         grader export --format gradescope --out gs/
     """
-    from grader.exports import export_csv, export_gradescope
+    from grader.report.exports import export_csv, export_gradescope
 
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
@@ -489,7 +489,7 @@ def override(student: str, task_or_question: str, score: float, comment: str, ch
     Example:
         grader override alice Q3 --score 3.5 --comment "clear, in her own words"
     """
-    from grader.gradebook import GradebookError
+    from grader.store.gradebook import GradebookError
 
     bank = _bank()
     task = task_or_question
@@ -522,7 +522,7 @@ def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> Non
     Example:
         grader gradescope --course /autograder/source/course
     """
-    from grader.gradescope import exposure, grade_for_gradescope, refused_results, write_results
+    from grader.grading.gradescope import exposure, grade_for_gradescope, refused_results, write_results
 
     course = _open(course_dir)
     problems = exposure(course)
@@ -551,7 +551,7 @@ def gradescope_package(out: str, course_dir: str | None) -> None:
     Example:
         grader gradescope-package autograder.zip --course mycourse
     """
-    from grader.gradescope import build_package
+    from grader.grading.gradescope import build_package
 
     course = _open(course_dir)
     try:
@@ -574,7 +574,7 @@ def demo(directory: str, workers: int | None) -> None:
         grader demo
         grader demo /tmp/demo --workers 2
     """
-    from grader.demo import SAMPLES, run_demo
+    from grader.grading.demo import SAMPLES, run_demo
 
     result = run_demo(Path(directory), workers=workers, log=click.echo)
     _print_batch(result["summary"])
@@ -590,8 +590,8 @@ def demo(directory: str, workers: int | None) -> None:
 # --------------------------------------------------------------------------- reports
 
 def _report_errors():
-    from grader.gradebook import GradebookError
-    from grader.reports import ReportError
+    from grader.store.gradebook import GradebookError
+    from grader.report.pages import ReportError
 
     return (ReportError, GradebookError)
 
@@ -614,7 +614,7 @@ def report(course_dir: str | None, db_url: str | None, out: str, with_feedback: 
         grader report --out report.html
         grader report --course mycourse --out /tmp/report.html --no-feedback
     """
-    from grader.reports import write_report
+    from grader.report.pages import write_report
 
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
@@ -649,7 +649,7 @@ def feedback(student: str | None, all_students: bool, out: str | None, out_dir: 
         grader feedback --student alice --out alice.html
         grader feedback --all --out-dir feedback/
     """
-    from grader.reports import feedback_filename, render_feedback, write_feedback_pages
+    from grader.report.pages import feedback_filename, render_feedback, write_feedback_pages
 
     if bool(student) == all_students:
         raise click.ClickException("give either --student ID or --all")

@@ -16,7 +16,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 @pytest.fixture(scope="session")
 def bank():
-    from grader.bank import default_bank
+    from grader.core.bank import default_bank
 
     return default_bank()
 
@@ -57,7 +57,7 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def prober():
     """A sandboxed prober shared by the whole session (one TensorFlow worker)."""
-    from grader.checking import SandboxProber
+    from grader.grading.checking import SandboxProber
 
     with SandboxProber({"task_seconds": 120}) as shared:
         yield shared
@@ -66,6 +66,6 @@ def prober():
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """``grader demo`` run once: a course with trained references, ten samples batch-graded."""
-    from grader.demo import run_demo
+    from grader.grading.demo import run_demo
 
     return run_demo(tmp_path_factory.mktemp("demo") / "course", workers=2, log=lambda message: None)

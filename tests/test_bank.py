@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.bank import QUESTION_POINTS, BankError, load_bank
-from grader.resources import questions_dir
+from grader.core.bank import QUESTION_POINTS, BankError, load_bank
+from grader.core.resources import questions_dir
 
 # The task contract: task id -> (question, submission file).
 TASK_FILES = {
@@ -251,8 +251,8 @@ def test_empty_directory_is_an_error(tmp_path: Path):
 # ---- no TensorFlow on the static side ---------------------------------------
 
 @pytest.mark.parametrize("code", [
-    "import grader.bank",
-    "import grader.bank; grader.bank.load_bank()",
+    "import grader.core.bank",
+    "import grader.core.bank; grader.core.bank.load_bank()",
 ])
 def test_bank_does_not_import_tensorflow(code: str):
     probe = f"import sys; {code}; print('tensorflow' in sys.modules, 'keras' in sys.modules)"

@@ -33,7 +33,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory, bank) -> dict[str, Path]:
-    from grader.reports import write_report
+    from grader.report.pages import write_report
 
     course = build_course(tmp_path_factory.mktemp("browser-course"), bank, answers=True, forecast_plots=True)
     report = write_report(course, bank, course.root / "site" / "report.html")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checking import check_task
-from grader.checks import CHECKS, Evidence, seq2vec_return_sequences
-from grader.description import Layer, ModelDescription
+from grader.grading.checking import check_task
+from grader.checks.rules import CHECKS, Evidence, seq2vec_return_sequences
+from grader.static.description import Layer, ModelDescription
 from reference_models.variants import VARIANTS
 
 STATIC = {name for name, spec in CHECKS.items() if spec.needs in ("static", "source")}

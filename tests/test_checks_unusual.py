@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import CHECKS, Evidence
-from grader.description import Optimizer
-from grader.inspection import inspect_model_file
+from grader.checks.rules import CHECKS, Evidence
+from grader.static.description import Optimizer
+from grader.static.inspection import inspect_model_file
 
 MODELS = Path(__file__).resolve().parent / "models"
 STATIC = frozenset(name for name, spec in CHECKS.items() if spec.needs == "static")
@@ -238,7 +238,7 @@ def test_last_step_slice_passes_seq2vec_and_fails_seq2seq(bank):
 
 def _desc(*specs, edges, outputs):
     """A hand-built description: specs are (name, class, settings), edges pairs of names."""
-    from grader.description import Layer, ModelDescription
+    from grader.static.description import Layer, ModelDescription
 
     layers = tuple(Layer(index=i, name=name, class_name=cls, path=("m", name), **settings)
                    for i, (name, cls, settings) in enumerate(specs))

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.course import DEFAULT_CONFIG
-from grader.forecasting import (
+from grader.core.course import DEFAULT_CONFIG
+from grader.forecast.metrics import (
     DEFAULT_WINDOW, HORIZON, ForecastError, ForecastShapeError, NonFiniteForecastError,
     accuracy_fraction, baseline_table, eval_windows, evaluate, held_out_windows, mae,
     mae_per_horizon, mase, metrics, naive_forecast, normalise_predictions, rmse,
     seasonal_naive_forecast, seasonal_naive_one_step_mae,
 )
-from grader.series import (
+from grader.forecast.series import (
     Series, SeriesError, export_part, holiday_effects, load_csv, series_from_config, split,
     synthetic_series, write_csv,
 )
@@ -400,7 +400,7 @@ def test_default_window_matches_course_default():
 
 
 def test_forecasting_does_not_import_tensorflow():
-    code = ("import sys, grader.series, grader.forecasting; "
+    code = ("import sys, grader.forecast.series, grader.forecast.metrics; "
             "sys.exit(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
     repo = Path(__file__).resolve().parents[1]
     assert subprocess.run([sys.executable, "-c", code], cwd=repo).returncode == 0

@@ -24,10 +24,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from grader import migrations
-from grader.gradebook import (Base, Gradebook, GradebookError, NoRun, NoStudent, NoSubmission, Override,
+from grader.store import migrations
+from grader.store.gradebook import (Base, Gradebook, GradebookError, NoRun, NoStudent, NoSubmission, Override,
                               RunRow, apply_overrides, grading_fingerprint, make_engine, question_of)
-from grader.results import CheckResult
+from grader.core.results import CheckResult
 
 PG_URL = os.environ.get("GRADER_TEST_PG_URL")
 QV = {"Q1": 1, "Q3": 2}
@@ -163,7 +163,7 @@ def test_record_results_is_all_or_nothing(gb, monkeypatch):
 
     def explode(*args, **kwargs):
         raise RuntimeError("killed half way")
-    monkeypatch.setattr("grader.gradebook.grading_fingerprint", explode)
+    monkeypatch.setattr("grader.store.gradebook.grading_fingerprint", explode)
     with pytest.raises(RuntimeError):
         gb.record_results(sub, run2, full_set(bonus=1.0))
     monkeypatch.undo()
@@ -449,7 +449,7 @@ def test_threads_share_one_gradebook(tmp_path, kind):
 
 
 def test_a_locked_write_is_retried(gb, monkeypatch):
-    monkeypatch.setattr("grader.gradebook.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("grader.store.gradebook.time.sleep", lambda seconds: None)
     calls = []
 
     def flaky(session):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.demo import SAMPLES
-from grader.gradebook import Gradebook, task_questions
+from grader.grading.demo import SAMPLES
+from grader.store.gradebook import Gradebook, task_questions
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).parent / "schemas" / "gradescope_results.schema.json"
@@ -53,7 +53,7 @@ def test_demo_messages_name_the_problem(demo):
 
 
 def test_rerun_skips_everything_already_graded(demo, bank):
-    from grader.grading import run_batch
+    from grader.grading.grader import run_batch
 
     course = demo["course"]
     samples = sorted((course.root / "samples").iterdir())
@@ -64,7 +64,7 @@ def test_rerun_skips_everything_already_graded(demo, bank):
 
 
 def test_override_survives_forced_regrade(demo, bank, tmp_path):
-    from grader.grading import run_batch
+    from grader.grading.grader import run_batch
 
     course = demo["course"]
     sample = course.root / "samples" / "bob"
@@ -79,7 +79,7 @@ def test_override_survives_forced_regrade(demo, bank, tmp_path):
 
 def test_exports_csv_and_gradescope_schema(demo, bank, tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
-    from grader.exports import export_csv, export_gradescope
+    from grader.report.exports import export_csv, export_gradescope
 
     course = demo["course"]
     with Gradebook(course.db_url) as gradebook:
@@ -101,8 +101,8 @@ def test_forecast_credit_zero_full_and_between(demo, bank, prober, tmp_path):
     import keras
     import numpy as np
 
-    from grader.accuracy import ForecastEvaluator
-    from grader.checking import check_task
+    from grader.forecast.evaluation import ForecastEvaluator
+    from grader.grading.checking import check_task
 
     course = demo["course"]
     task = bank.task("q4_forecaster")
@@ -135,7 +135,7 @@ def test_forecast_credit_zero_full_and_between(demo, bank, prober, tmp_path):
 
 def _light_submissions(course, bank, out: Path, count: int) -> None:
     """Small submissions (answers and two models) so that a 40-student batch stays quick."""
-    from grader.demo import answers_markdown
+    from grader.grading.demo import answers_markdown
 
     for i in range(count):
         folder = out / f"s{i:02d}"
@@ -185,7 +185,7 @@ def test_sigkill_halfway_then_rerun_grades_each_submission_once(demo, bank, tmp_
 
 
 def test_unreadable_zip_is_recorded_once_and_the_batch_goes_on(demo, bank, tmp_path):
-    from grader.grading import run_batch
+    from grader.grading.grader import run_batch
 
     course = demo["course"]
     subs = tmp_path / "subs"

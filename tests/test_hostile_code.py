@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from grader.checking import SandboxProber, check_submission
+from grader.grading.checking import SandboxProber, check_submission
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.intake import (IntakeError, IntakeLimits, SubmissionFiles, SubmissionStore, content_hash,
+from grader.grading.intake import (IntakeError, IntakeLimits, SubmissionFiles, SubmissionStore, content_hash,
                            read_submission, student_id_from_path)
 
 ANSWERS = b"# Q1\nA seq2seq RNN returns a vector at every time step.\n"

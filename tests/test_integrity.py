@@ -150,8 +150,8 @@ def _set_seed(course: Path, seed: int) -> None:
 
 
 def test_init_draws_a_private_seed_and_courses_differ_in_their_held_out_part(tmp_path):
-    from grader.course import open_course
-    from grader.series import series_from_config, split
+    from grader.core.course import open_course
+    from grader.forecast.series import series_from_config, split
 
     grader("init", str(tmp_path / "a"), check=True)
     grader("init", str(tmp_path / "b"), check=True)
@@ -241,7 +241,7 @@ def _unzip_like_unzip(bundle: Path, dest: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the Gradescope container runs as root")
 def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
-    from grader.gradescope import PRIVATE_COURSE, REFUSED_OUTPUT
+    from grader.grading.gradescope import PRIVATE_COURSE, REFUSED_OUTPUT
 
     course = tmp_path / "course"
     grader("init", str(course), check=True)
@@ -273,8 +273,8 @@ def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
 
     # The scripts' own lines make it private again.
     subprocess.run(["bash", "-c", PRIVATE_COURSE.replace("/autograder/source/course", str(unpacked))], check=True)
-    from grader.course import open_course
-    from grader.gradescope import exposure
+    from grader.core.course import open_course
+    from grader.grading.gradescope import exposure
 
     assert exposure(open_course(unpacked)) == []
 
@@ -282,7 +282,7 @@ def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
 # --------------------------------------------------------------------------- one rule for status
 
 def test_status_follows_the_score():
-    from grader.results import CheckResult, Outcome
+    from grader.core.results import CheckResult, Outcome
 
     hair = CheckResult.from_outcome("q5_stable_rnn", "forecast_accuracy", Outcome("failed", "m", 0.99999999), 1.5)
     assert hair.score == 1.5 and hair.status == "passed"
@@ -298,7 +298,7 @@ def test_status_follows_the_score():
 def test_an_override_sets_status_by_the_same_rule():
     from datetime import datetime
 
-    from grader.gradebook import Override, apply_overrides
+    from grader.store.gradebook import Override, apply_overrides
 
     rows = [{"task": "q4_forecaster", "check": "forecast_accuracy", "status": "failed", "score": 1.0,
              "max_score": 3.0}, {"task": "q1_seq2seq", "check": "output_shape", "status": "passed", "score": 1.0,
@@ -312,7 +312,7 @@ def test_an_override_sets_status_by_the_same_rule():
 @pytest.mark.slow
 def test_every_reference_graded_as_a_student_scores_full_marks(demo, bank):
     """The demo's "alice" is the ten reference models and the reference answers."""
-    from grader.gradebook import Gradebook
+    from grader.store.gradebook import Gradebook
 
     with Gradebook(demo["course"].db_url) as gradebook:
         rows = gradebook.current_results(gradebook.latest_submission("alice").id)
@@ -325,8 +325,8 @@ def test_every_reference_graded_as_a_student_scores_full_marks(demo, bank):
 
 @pytest.mark.slow
 def test_an_evaluator_that_cannot_run_is_an_error_for_review(bank, model_files):
-    from grader.accuracy import UnavailableEvaluator
-    from grader.checking import check_submission
+    from grader.forecast.evaluation import UnavailableEvaluator
+    from grader.grading.checking import check_submission
 
     class Prober:
         def probe_model(self, task, path, declared):
@@ -341,7 +341,7 @@ def test_an_evaluator_that_cannot_run_is_an_error_for_review(bank, model_files):
 
 
 def test_the_bundled_course_points_at_the_bundled_series():
-    from grader.gradescope import with_series_path
+    from grader.grading.gradescope import with_series_path
 
     config = '[course]\nname = "x"\n\n[series]\nsource = "csv"\npath = "/home/me/cta.csv"\nscale = 1e6\n\n[limits]\n'
     changed = tomllib.loads(with_series_path(config, "cta.csv"))

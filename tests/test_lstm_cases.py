@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import lstm_cases
-from grader.lstm_cases import ARGUMENTS, MalformedReply, compare, draw_cases, read_reply
+from grader.checks import lstm_cell as lstm_cases
+from grader.checks.lstm_cell import ARGUMENTS, MalformedReply, compare, draw_cases, read_reply
 
 SOURCE = ["import numpy as np", "", "def lstm_step(x, h, c, kernel, recurrent_kernel, bias):",
           "    z = x @ kernel + h @ recurrent_kernel + bias", "    return z, z"]

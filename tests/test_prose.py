@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.bank import load_bank
-from grader.prose import (AnswersError, agreement, nearest_grade, normalise, parse_answers,
+from grader.core.bank import load_bank
+from grader.prose.scoring import (AnswersError, agreement, nearest_grade, normalise, parse_answers,
                           prose_results, quadratic_weighted_kappa, read_answers, score_answer,
                           section_status)
 

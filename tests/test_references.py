@@ -11,7 +11,7 @@ CTA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cta_ridership_d
 
 @pytest.mark.slow
 def test_reference_forecasters_beat_seasonal_naive_on_default_series(demo):
-    from grader.references import read_manifest
+    from grader.forecast.references import read_manifest
 
     tasks = read_manifest(demo["course"])["tasks"]
     for task in ("q4_forecaster", "q5_stable_rnn", "q7_conv_rnn"):
@@ -23,8 +23,8 @@ def test_reference_forecasters_beat_seasonal_naive_on_default_series(demo):
 def test_reference_q4_beats_seasonal_naive_on_cta_rail(tmp_path):
     if not CTA.exists():
         pytest.skip(f"{CTA} is absent (the shared data folder is not beside the checkout)")
-    from grader.course import init_course
-    from grader.references import build_references
+    from grader.core.course import init_course
+    from grader.forecast.references import build_references
 
     import shutil
 
@@ -42,7 +42,7 @@ train = ["2016-01-01", "2018-12-31"]
 valid = ["2019-01-01", "2019-05-31"]
 test = ["2019-06-01", "2020-02-29"]
 ''')
-    from grader.course import open_course
+    from grader.core.course import open_course
 
     manifest = build_references(open_course(course.root), tasks=["q4_forecaster"])
     entry = manifest["tasks"]["q4_forecaster"]

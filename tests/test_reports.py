@@ -15,10 +15,10 @@ from urllib.parse import unquote
 import pytest
 from click.testing import CliRunner
 
-from grader.bank import Bank
-from grader.course import Course, init_course, open_course
-from grader.gradebook import Gradebook
-from grader.results import CheckResult
+from grader.core.bank import Bank
+from grader.core.course import Course, init_course, open_course
+from grader.store.gradebook import Gradebook
+from grader.core.results import CheckResult
 
 SCRIPT_XSS = "<script>alert(1)</script>"
 ATTR_XSS = '"><img src=x onerror=alert(1)>'
@@ -49,8 +49,8 @@ def _manifest(root: Path) -> None:
 
 @lru_cache(maxsize=2)
 def _series_and_windows(series_config: str):
-    from grader.forecasting import held_out_windows
-    from grader.series import series_from_config
+    from grader.forecast.metrics import held_out_windows
+    from grader.forecast.series import series_from_config
 
     config = json.loads(series_config)
     series = series_from_config(config, Path("."))
@@ -58,7 +58,7 @@ def _series_and_windows(series_config: str):
 
 
 def forecast_details(course: Course, task: str, offset: float) -> dict:
-    """forecast_accuracy details as grader.accuracy writes them, with samples near the actual values."""
+    """forecast_accuracy details as grader.forecast.evaluation writes them, with samples near the actual values."""
     series, windows = _series_and_windows(json.dumps(course.series, sort_keys=True))
     n = len(windows.origins)
     picks = sorted({0, n // 3, (2 * n) // 3, n - 1})
@@ -175,7 +175,7 @@ def course(tmp_path_factory, bank) -> Course:
 
 @pytest.fixture(scope="module")
 def report_html(course, bank) -> str:
-    from grader.reports import write_report
+    from grader.report.pages import write_report
 
     out = course.root / "out" / "report.html"
     write_report(course, bank, out)
@@ -193,7 +193,7 @@ def _row(html: str, marker: str) -> str:
 
 
 def _feedback(course: Course, bank: Bank, student: str) -> str:
-    from grader.reports import render_feedback
+    from grader.report.pages import render_feedback
 
     return render_feedback(course, bank, student)
 
@@ -242,7 +242,7 @@ def test_report_leaderboard_ranks_students_beside_baselines(report_html):
 
 
 def test_report_student_table_links_and_markers(report_html, course):
-    from grader.reports import feedback_filename
+    from grader.report.pages import feedback_filename
 
     section = _section(report_html, "students")
     assert 'id="student-table" class="sortable"' in section
@@ -290,8 +290,8 @@ def test_plots_carry_no_student_ids(report_html):
 
 
 def test_summaries_match_the_gradebooks_own(course, bank):
-    from grader.gradebook import task_questions
-    from grader.reports import load_class
+    from grader.store.gradebook import task_questions
+    from grader.report.pages import load_class
 
     with Gradebook(course.db_url) as gb:
         data = load_class(course, bank, gb)
@@ -399,14 +399,14 @@ def test_key_point_wording_only_when_released(course, tmp_path, bank):
 
 
 def test_feedback_for_unknown_student_is_a_report_error(course, bank):
-    from grader.reports import ReportError
+    from grader.report.pages import ReportError
 
     with pytest.raises(ReportError, match="no student 'nobody'"):
         _feedback(course, bank, "nobody")
 
 
 def test_feedback_filename_is_safe_and_unique():
-    from grader.reports import feedback_filename
+    from grader.report.pages import feedback_filename
 
     assert feedback_filename("alice") == "alice.html"
     assert feedback_filename("a.b@uni-x_1") == "a.b@uni-x_1.html"
@@ -419,7 +419,7 @@ def test_feedback_filename_is_safe_and_unique():
 # --------------------------------------------------------------------------- templates
 
 def test_course_templates_override_shipped_ones_by_name(tmp_path, bank):
-    from grader.reports import render_report
+    from grader.report.pages import render_report
 
     course = build_course(tmp_path / "custom", bank)
     (course.templates_dir / "partials").mkdir(parents=True)
@@ -438,7 +438,7 @@ def test_course_templates_override_shipped_ones_by_name(tmp_path, bank):
 
 
 def test_a_broken_course_template_is_a_one_line_report_error(tmp_path, bank):
-    from grader.reports import ReportError, render_report
+    from grader.report.pages import ReportError, render_report
 
     course = build_course(tmp_path / "broken", bank)
     course.templates_dir.mkdir()
@@ -452,7 +452,7 @@ def test_a_broken_course_template_is_a_one_line_report_error(tmp_path, bank):
 
 
 def test_an_empty_gradebook_still_renders(tmp_path, bank):
-    from grader.reports import render_report
+    from grader.report.pages import render_report
 
     course = init_course(tmp_path / "empty")
     html = render_report(course, bank)
@@ -461,7 +461,7 @@ def test_an_empty_gradebook_still_renders(tmp_path, bank):
 
 
 def test_an_unreadable_series_costs_only_the_window_plots(tmp_path, bank):
-    from grader.reports import render_report
+    from grader.report.pages import render_report
 
     course = build_course(tmp_path / "noseries", bank)
     config = course.root / "course.toml"
@@ -473,7 +473,7 @@ def test_an_unreadable_series_costs_only_the_window_plots(tmp_path, bank):
 
 
 def test_message_shape_groups_wordings_that_differ_in_names_and_numbers():
-    from grader.reports import message_shape
+    from grader.report.pages import message_shape
 
     a = message_shape("layer 2 'lstm_1' (LSTM) has return_sequences=False")
     b = message_shape("layer 3 'my_lstm' (LSTM) has return_sequences=False")
@@ -483,7 +483,7 @@ def test_message_shape_groups_wordings_that_differ_in_names_and_numbers():
 
 
 def test_plots_are_deterministic_svg():
-    from grader import plots
+    from grader.report import plots
 
     first = plots.score_histogram([10, 20, 30, 75.5], 80)
     assert first == plots.score_histogram([10, 20, 30, 75.5], 80)
@@ -494,7 +494,7 @@ def test_plots_are_deterministic_svg():
 
 
 def test_a_reused_sample_figure_renders_like_a_fresh_one():
-    from grader import plots
+    from grader.report import plots
 
     windows = [{"label": f"2019-0{i}-01", "history": [900_000.0 + 1000 * d for d in range(14)],
                 "actual": [950_000.0 - 500 * d for d in range(7)]} for i in range(1, 5)]
@@ -539,8 +539,8 @@ def test_feedback_command_errors_are_one_line(course):
 
 
 def test_rendering_never_imports_tensorflow(course):
-    code = ("import sys; from pathlib import Path; from grader.course import open_course; "
-            "from grader.bank import default_bank; from grader.reports import write_report; "
+    code = ("import sys; from pathlib import Path; from grader.core.course import open_course; "
+            "from grader.core.bank import default_bank; from grader.report.pages import write_report; "
             f"write_report(open_course({str(course.root)!r}), default_bank(), "
             f"Path({str(course.root / 'tf')!r}) / 'r.html'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import (
+from grader.sandbox.process import (
     Limits,
     MemoryExceeded,
     SandboxError,
@@ -109,7 +109,7 @@ def test_files_are_copied_into_the_task_dir_which_is_the_cwd(worker, tmp_path):
 
 
 def test_run_with_output_fetches_numpy_data(worker):
-    from grader.untrusted import read_npy
+    from grader.sandbox.untrusted import read_npy
 
     result, data = worker.run_with_output("write_output", {"out": "pred.npy"}, None, "pred.npy", max_bytes=4096)
     assert result == {"how": "npy"} and len(data) == 152
@@ -123,7 +123,7 @@ def test_an_output_over_its_bound_is_refused_before_it_is_read(worker):
 
 
 def test_a_declared_shape_is_checked_before_any_data_is_read(worker):
-    from grader.untrusted import UntrustedOutput, read_npy
+    from grader.sandbox.untrusted import UntrustedOutput, read_npy
 
     _, data = worker.run_with_output("write_output", {"out": "pred.npy", "how": "bomb"}, None, "pred.npy",
                                      max_bytes=4096)
@@ -332,7 +332,7 @@ def test_isolated_pool_gives_a_new_worker_per_task():
 
 
 def test_importing_the_sandbox_imports_no_tensorflow():
-    code = ("import sys, grader.sandbox, grader.worker; "
+    code = ("import sys, grader.sandbox.process, grader.sandbox.worker; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"

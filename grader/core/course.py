@@ -1,0 +1,227 @@
+"""The course folder: config, built references, stored submissions and the gradebook.
+
+Layout of a course folder::
+
+    course.toml          the course config (below)
+    reference/           reference models written by ``grader reference build``
+    submissions/         the content-addressed submission store
+    grader.db            the SQLite gradebook (unless --db / GRADER_DB names another)
+    templates/           optional overrides of the report templates
+
+``course.toml``::
+
+    [course]
+    name = "RNN assignment 7"
+    demo = false                 # true only for 'grader demo': its published seed is then allowed
+
+    [series]                     # the daily series forecasters are graded on
+    source = "synthetic"         # or "csv"
+    seed = 1234567890            # synthetic: private; 'grader init' draws one (see grader.grading.secrecy)
+    start = "2012-01-01"         # synthetic: first date
+    days = 2922                  # synthetic: length
+    path = ""                    # csv: file, relative to the course folder or absolute
+    date_column = "service_date"
+    value_column = "rail_boardings"
+    date_format = "auto"         # "auto" detects MM/DD/YYYY and ISO dates
+    scale = 1e6                  # models see value / scale
+    train = ["2012-01-01", "2017-12-31"]
+    valid = ["2018-01-01", "2018-12-31"]
+    test  = ["2019-01-01", "2019-12-31"]
+    window = 56                  # input length for models whose time axis is None
+
+    [limits]
+    task_seconds = 60            # wall clock per sandboxed task
+    memory_mb = 4096             # address-space limit of a TensorFlow worker
+    plain_memory_mb = 1024       # address-space limit of a worker running student Python
+
+    [release]
+    answers = false              # show reference answers on feedback pages
+    forecast_plots = false       # show students their forecasts against held-out values
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "course.toml"
+DB_NAME = "grader.db"
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "course": {"name": "RNN assignment 7", "demo": False},
+    "series": {
+        "source": "synthetic",
+        "seed": 20240607,
+        "start": "2012-01-01",
+        "days": 2922,
+        "path": "",
+        "date_column": "service_date",
+        "value_column": "rail_boardings",
+        "date_format": "auto",
+        "scale": 1e6,
+        "train": ["2012-01-01", "2017-12-31"],
+        "valid": ["2018-01-01", "2018-12-31"],
+        "test": ["2019-01-01", "2019-12-31"],
+        "window": 56,
+    },
+    "limits": {"task_seconds": 60, "memory_mb": 4096, "plain_memory_mb": 1024},
+    "release": {"answers": False, "forecast_plots": False},
+}
+
+DEFAULT_CONFIG_TEXT = '''\
+# Course config for the RNN grader. Every key is optional; defaults shown.
+[course]
+name = "RNN assignment 7"
+
+[series]
+# The daily series forecasters are graded on. "synthetic" is generated from
+# the seed, which 'grader init' drew at random for this course: keep it private,
+# or students could regenerate the held-out part.
+source = "synthetic"
+seed = 20240607
+start = "2012-01-01"
+days = 2922
+# For a real series: source = "csv", path = "...", and the columns below.
+path = ""
+date_column = "service_date"
+value_column = "rail_boardings"
+date_format = "auto"
+scale = 1e6
+train = ["2012-01-01", "2017-12-31"]
+valid = ["2018-01-01", "2018-12-31"]
+test = ["2019-01-01", "2019-12-31"]
+window = 56
+
+[limits]
+task_seconds = 60
+memory_mb = 4096
+plain_memory_mb = 1024
+
+[release]
+answers = false
+forecast_plots = false
+'''
+
+
+class CourseError(ValueError):
+    """The course folder or its config is unusable; the message says how to fix it."""
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in base:
+            raise CourseError(f"{CONFIG_NAME}: unknown key '{where}{key}' (known: {', '.join(sorted(base))})")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise CourseError(f"{CONFIG_NAME}: '{where}{key}' must be a table")
+            merged[key] = _merge(base[key], value, f"{where}{key}.")
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass(frozen=True)
+class Course:
+    """An opened course folder."""
+
+    root: Path
+    config: dict[str, Any]
+    db_url: str
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.root / "reference"
+
+    @property
+    def submissions_dir(self) -> Path:
+        return self.root / "submissions"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def name(self) -> str:
+        return str(self.config["course"]["name"])
+
+    @property
+    def series(self) -> dict[str, Any]:
+        return self.config["series"]
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        return self.config["limits"]
+
+    @property
+    def release(self) -> dict[str, Any]:
+        return self.config["release"]
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+
+def resolve_root(course: str | os.PathLike | None = None) -> Path:
+    """The course folder: ``course`` if given, else ``$GRADER_COURSE``, else the current directory."""
+    chosen = course or os.environ.get("GRADER_COURSE") or "."
+    return Path(chosen).expanduser().resolve()
+
+
+def default_db_url(root: Path) -> str:
+    return f"sqlite:///{root / DB_NAME}"
+
+
+def open_course(course: str | os.PathLike | None = None, db: str | None = None,
+                *, must_exist: bool = True) -> Course:
+    """Open a course folder and read its config (defaults where keys are absent)."""
+    root = resolve_root(course)
+    config_path = root / CONFIG_NAME
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise CourseError(f"{config_path}: not valid TOML: {exc}") from None
+        config = _merge(DEFAULT_CONFIG, data)
+    elif must_exist:
+        raise CourseError(f"{root} is not a course folder (no {CONFIG_NAME}); "
+                          f"create one with 'grader init {root}' or pass --course DIR")
+    else:
+        config = copy.deepcopy(DEFAULT_CONFIG)
+    url = db or os.environ.get("GRADER_DB") or default_db_url(root)
+    return Course(root, config, url)
+
+
+def init_course(directory: str | os.PathLike | None = None, *, name: str | None = None,
+                demo: bool = False) -> Course:
+    """Create a course folder with a default config; an existing config is kept.
+
+    The new config gets a private random seed for the synthetic series; a ``demo``
+    course gets the published one instead (and ``demo = true``), so its numbers
+    can be reproduced.
+    """
+    import json
+
+    from grader.grading.secrecy import DEMO_SEED, fresh_seed
+
+    root = resolve_root(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    # Sandboxed workers run as an unprivileged user: keep the gradebook, the
+    # stored submissions and the held-out data out of their reach.
+    root.chmod(0o700)
+    config_path = root / CONFIG_NAME
+    if not config_path.exists():
+        text = DEFAULT_CONFIG_TEXT.replace("seed = 20240607", f"seed = {DEMO_SEED if demo else fresh_seed()}", 1)
+        if name:
+            # A JSON string is a valid TOML basic string: quotes, backslashes and control characters escaped.
+            text = text.replace('name = "RNN assignment 7"', f"name = {json.dumps(name)}", 1)
+        if demo:
+            text = text.replace("[series]", "demo = true\n\n[series]", 1)
+        config_path.write_text(text, encoding="utf-8")
+    for sub in ("reference", "submissions"):
+        (root / sub).mkdir(exist_ok=True)
+    return open_course(root)

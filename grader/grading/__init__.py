@@ -1,0 +1,1 @@
+"""Orchestration: intake, checking a submission, grading runs and batches, the self-check, Gradescope, the demo."""

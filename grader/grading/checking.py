@@ -1,0 +1,276 @@
+"""Checking one submission folder: static inspection first, sandboxed probes second.
+
+``check_submission`` is the single place where a task's evidence is gathered
+and its checks are run. Static inspection and static checks happen in this
+process without TensorFlow; anything that loads a model or runs student code
+goes through a :class:`Prober`, whose real implementation
+(:class:`SandboxProber`) talks to sandboxed worker processes.
+
+A problem with one task's file (missing, corrupt, hostile, slow, too large)
+turns that task into one ``error`` result worth 0 with a one-line message;
+every other task is still checked.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from grader.core.bank import Bank, Task
+from grader.checks.rules import CHECKS, Evidence
+from grader.static.description import ModelDescription
+from grader.static.inspection import InspectionError, InspectionLimits, inspect_model_file, inspect_python_file
+from grader.core.results import ERROR, CheckResult, Outcome
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+class ProbeFailed(Exception):
+    """The sandbox could not finish a task (timeout, memory, crash, unloadable file); one line."""
+
+
+class PredictFailed(ValueError):
+    """The model loaded but raised while forecasting the windows; one line."""
+
+
+class Prober(Protocol):
+    """The dynamic half of checking; every method runs untrusted files out of process."""
+
+    def probe_model(self, task: Task, path: Path, declared: list | None) -> dict[str, Any]: ...
+
+    def lstm_step_cases(self, path: Path) -> dict[str, Any]: ...
+
+    def predict(self, path: Path, inputs: Any) -> Any: ...
+
+
+ForecastEvaluator = Callable[[Task, Path, ModelDescription, Prober], dict[str, Any]]
+
+
+def locate(folder: Path, task: Task) -> Path | None:
+    """The file submitted for ``task``: ``<id>.keras`` (or a legacy ``.h5``), ``<id>.py``."""
+    if task.is_model:
+        for suffix in MODEL_SUFFIXES:
+            candidate = folder / f"{task.id}{suffix}"
+            if candidate.exists() or candidate.is_symlink():
+                return candidate
+        return None
+    candidate = folder / task.file
+    return candidate if candidate.exists() or candidate.is_symlink() else None
+
+
+def _task_error(task: Task, message: str, check: str = "file") -> list[CheckResult]:
+    return [CheckResult(task.id, check, ERROR, 0.0, task.points, message, "visible")]
+
+
+@dataclass
+class SubmissionCheck:
+    """What checking one submission produced: results plus per-task static descriptions."""
+
+    results: list[CheckResult]
+    descriptions: dict[str, ModelDescription]
+
+    def for_task(self, task_id: str) -> list[CheckResult]:
+        return [r for r in self.results if r.task == task_id]
+
+
+def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
+               forecast: ForecastEvaluator | None = None, include_hidden: bool = False,
+               limits: InspectionLimits | None = None) -> tuple[list[CheckResult], ModelDescription | None]:
+    """Check one task's file; never raises for a bad file."""
+    path = locate(folder, task)
+    if path is None:
+        expected = task.file if not task.is_model else f"{task.id}.keras"
+        return _task_error(task, f"{expected} is missing: the submission must contain it for task {task.id}"), None
+    description = None
+    source = None
+    try:
+        if task.is_model:
+            description = inspect_model_file(path, limits) if limits else inspect_model_file(path)
+        else:
+            source = inspect_python_file(path)
+    except InspectionError as exc:
+        return _task_error(task, str(exc)), None
+    except Exception as exc:  # a bug or an unforeseen file must not stop the rest of the submission
+        return _task_error(task, f"{path.name} could not be inspected ({type(exc).__name__}: {str(exc)[:120]})"), None
+
+    evidence = Evidence(description=description, source={"error": None, **source} if source else None)
+    needs = {CHECKS[name].needs for name, _ in task.checks}
+    try:
+        if include_hidden and prober is not None and "forecast" in needs and description:
+            evidence = _with(evidence, forecast=_forecast_evidence(forecast, task, path, description, prober))
+        if prober is not None and "probe" in needs:
+            if task.is_model:
+                # The forecast's forward pass over every held-out window already shows the output shape.
+                probe = (evidence.forecast or {}).get("probe")
+                if probe is None:
+                    declared = list(description.input_shape) if description and description.input_shape else None
+                    probe = prober.probe_model(task, path, declared)
+                evidence = _with(evidence, probe=probe)
+            elif source and "lstm_step" in source.get("functions", {}):
+                evidence = _with(evidence, probe=prober.lstm_step_cases(path))
+            else:
+                evidence = _with(evidence, probe={"error": f"{path.name} defines no function lstm_step, so it cannot be run"})
+    except ProbeFailed as exc:
+        return _task_error(task, f"{path.name}: {exc}", check="run"), description
+
+    results = []
+    for name, points in task.checks:
+        spec = CHECKS[name]
+        if spec.needs == "probe" and prober is None:
+            continue
+        if spec.needs == "forecast" and not (include_hidden and prober is not None):
+            continue
+        try:
+            outcome = spec.run(evidence, task)
+        except Exception as exc:  # a check bug is reported, never fatal
+            outcome = Outcome.error(f"check {name} failed internally ({type(exc).__name__}: {str(exc)[:120]})")
+        results.append(CheckResult.from_outcome(task.id, name, outcome, points, spec.visibility))
+    return results, description
+
+
+def _forecast_evidence(forecast: ForecastEvaluator | None, task: Task, path: Path, description: ModelDescription,
+                       prober: Prober) -> dict[str, Any]:
+    """The evaluator's evidence; its own failures become a grader error (reviewed), never a silent fail."""
+    if forecast is None:
+        return {"grader_error": "no forecast evaluator was configured for this grading"}
+    try:
+        return forecast(task, path, description, prober)
+    except ProbeFailed:
+        raise
+    except Exception as exc:  # a grader bug or a broken course must not cost the student points silently
+        return {"grader_error": f"the evaluator failed ({type(exc).__name__})"}
+
+
+def _with(evidence: Evidence, **changes: Any) -> Evidence:
+    from dataclasses import replace
+
+    return replace(evidence, **changes)
+
+
+def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = None,
+                     forecast: ForecastEvaluator | None = None, include_hidden: bool = False,
+                     tasks: list[str] | None = None) -> SubmissionCheck:
+    """Check every model task of ``bank`` against the files in ``folder``."""
+    folder = Path(folder)
+    results: list[CheckResult] = []
+    descriptions: dict[str, ModelDescription] = {}
+    for task in bank.tasks:
+        if tasks is not None and task.id not in tasks:
+            continue
+        task_results, description = check_task(task, folder, prober=prober, forecast=forecast,
+                                                include_hidden=include_hidden)
+        results.extend(task_results)
+        if description is not None:
+            descriptions[task.id] = description
+    return SubmissionCheck(results, descriptions)
+
+
+# --------------------------------------------------------------------------- the sandboxed prober
+
+class SandboxProber:
+    """Runs probes in a long-lived sandboxed Keras worker and student Python in fresh plain workers."""
+
+    def __init__(self, limits_cfg: dict[str, Any] | None = None, worker: Any = None):
+        from grader.sandbox.process import Limits
+
+        limits_cfg = limits_cfg or {}
+        self.keras_limits = Limits.from_course(limits_cfg, "keras")
+        self.plain_limits = Limits.from_course(limits_cfg, "plain")
+        self._worker = worker
+        self._owns_worker = worker is None
+
+    @property
+    def worker(self):
+        if self._worker is None:
+            from grader.sandbox.process import Worker
+
+            self._worker = Worker("keras", self.keras_limits)
+        return self._worker
+
+    def close(self) -> None:
+        if self._owns_worker and self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def __enter__(self) -> "SandboxProber":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, op: str, payload: dict, files: dict[str, Path], reply_limit: int) -> dict:
+        from grader.sandbox.process import SandboxError, TaskFailed
+
+        try:
+            return self.worker.run(op, payload, files, reply_limit=reply_limit)
+        except TaskFailed as exc:
+            raise ProbeFailed(str(exc)) from None
+        except SandboxError as exc:
+            raise ProbeFailed(str(exc)) from None
+
+    def probe_model(self, task: Task, path: Path, declared: list | None) -> dict[str, Any]:
+        from grader.sandbox.untrusted import PROBE_REPLY_LIMIT, UntrustedOutput, validate_probe
+
+        name = f"model{path.suffix.lower()}"
+        reply = self._run("probe_model", {"file": name, "kind": task.kind, "declared": declared, "task": task.id},
+                          {name: path}, PROBE_REPLY_LIMIT)
+        try:
+            return validate_probe(reply)
+        except UntrustedOutput as exc:
+            raise ProbeFailed(f"the sandbox returned a malformed result ({exc})") from None
+
+    def predict(self, path: Path, inputs: Any) -> Any:
+        """The model's output on ``inputs``, read from the worker's .npy only after its header is checked."""
+        import numpy as np
+
+        from grader.sandbox.ops import MAX_PREDICT_BYTES
+        from grader.sandbox.process import SandboxError, TaskFailed
+        from grader.sandbox.untrusted import NPY_HEADER_LIMIT, PREDICT_REPLY_LIMIT, UntrustedOutput, read_npy
+
+        name = f"model{path.suffix.lower()}"
+        with tempfile.TemporaryDirectory(prefix="grader-predict-") as tmp:
+            source = Path(tmp) / "inputs.npy"
+            np.save(source, np.asarray(inputs, dtype="float32"), allow_pickle=False)
+            try:
+                _, data = self.worker.run_with_output(
+                    "predict", {"file": name, "inputs": "inputs.npy", "out": "pred.npy"},
+                    {name: path, "inputs.npy": source}, "pred.npy",
+                    max_bytes=MAX_PREDICT_BYTES + NPY_HEADER_LIMIT + 16, reply_limit=PREDICT_REPLY_LIMIT)
+            except TaskFailed as exc:
+                raise PredictFailed(str(exc)) from None
+            except SandboxError as exc:
+                raise ProbeFailed(str(exc)) from None
+        try:
+            return read_npy(data, dtype="float32", max_bytes=MAX_PREDICT_BYTES, name="the forecasts")
+        except UntrustedOutput as exc:
+            raise PredictFailed(str(exc)) from None
+
+    def lstm_step_cases(self, path: Path) -> dict[str, Any]:
+        """The student's lstm_step on fresh random inputs (a fresh plain worker); compared here, in the grader.
+
+        The sandbox gets the inputs only; the expected values and the seed stay in this process.
+        """
+        from grader.checks import lstm_cell as lstm_cases
+        from grader.sandbox.process import SandboxError, TaskFailed, run_once
+
+        cases = lstm_cases.draw_cases()
+        try:
+            reply = run_once("plain", "run_lstm_step", {"file": "student.py", "cases": cases.payload()},
+                             {"student.py": path}, self.plain_limits, reply_limit=lstm_cases.REPLY_LIMIT)
+        except TaskFailed:
+            # The op's own error text may carry whatever the student's code put there.
+            return {"error": f"{path.name} stopped the grader's runner before lstm_step returned (for example "
+                             "with sys.exit or by replacing built-in functions); define lstm_step and nothing else "
+                             "at import time"}
+        except SandboxError as exc:
+            # A hang, a crash or a memory blow-up: the whole task scores 0.
+            raise ProbeFailed(f"while lstm_step ran, {exc}") from None
+        source_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        try:
+            outputs = lstm_cases.read_reply(reply, cases, len(source_lines))
+        except lstm_cases.MalformedReply:
+            return {"error": f"running {path.name} produced a reply that lstm_step cannot have returned: the "
+                             "grader's runner was tampered with"}
+        return lstm_cases.compare(cases, outputs, source_lines, path.name)

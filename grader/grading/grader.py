@@ -1,0 +1,304 @@
+"""Grading stored submissions into the gradebook: one at a time or a whole folder in parallel.
+
+A grading of one submission gathers every result in the structured shape of
+:mod:`grader.core.results` (static checks, sandboxed probes, forecast accuracy,
+prose) and records them in one gradebook transaction, so a batch killed at
+any moment leaves each submission either fully graded or not graded at all.
+A submission already graded with the same content, question versions and
+reference versions is skipped unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import __version__
+from grader.core.bank import Bank
+from grader.grading.checking import SandboxProber, check_submission
+from grader.core.course import Course
+from grader.store.gradebook import Gradebook
+from grader.grading.intake import IntakeError, SubmissionStore, read_submission, student_id_from_path
+from grader.core.results import ERROR, CheckResult, total
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What a grading depends on besides the files: recorded with every run."""
+
+    grader: str
+    questions: dict[str, int]
+    references: dict[str, str]
+
+
+def require_ready(course: Course) -> None:
+    """Refuse to grade a course whose held-out data is exposed or whose references are not built.
+
+    Raises :class:`grader.core.course.CourseError` (its subclasses ``SecrecyError`` and
+    ``ReferencesMissing``) with one line that says the fix.
+    """
+    from grader.forecast.references import require_built
+    from grader.grading.secrecy import require_secret_heldout
+
+    require_secret_heldout(course)
+    require_built(course)
+
+
+def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str, *, force: bool = False) -> int:
+    """Grade ``student``'s latest submission unless it is already graded with the same files and versions.
+
+    Returns the submission id. Raises ``CourseError`` (see :func:`require_ready`) or
+    ``GradebookError`` when the student has no submission.
+    """
+    from grader.grading.checking import SandboxProber
+    from grader.store.gradebook import GradebookError
+
+    require_ready(course)
+    try:
+        submission = gradebook.latest_submission(student)
+    except GradebookError as exc:
+        raise GradebookError(f"{exc}; submit first with 'grader submit --student {student} PATH'") from None
+    if submission is None:
+        raise GradebookError(f"student '{student}' has no submission; use 'grader submit --student {student} PATH'")
+    grader = Grader(course, bank, gradebook)
+    if force or not grader.is_current(submission.id):
+        run_id = grader.start_run("grade")
+        try:
+            with SandboxProber(course.limits) as prober:
+                grader.grade(submission.id, run_id, prober)
+        finally:
+            gradebook.finish_run(run_id)
+    return submission.id
+
+
+def current_versions(course: Course, bank: Bank) -> Versions:
+    from grader.forecast.references import reference_versions
+
+    return Versions(__version__, bank.versions, reference_versions(course))
+
+
+@dataclass
+class Outcome:
+    """What happened to one submission in a batch."""
+
+    student: str
+    status: str                 # graded, skipped, failed
+    score: float = 0.0
+    max_score: float = 0.0
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchSummary:
+    outcomes: list[Outcome] = field(default_factory=list)
+    run_id: int | None = None
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def mean_score(self) -> float | None:
+        graded = [o.score for o in self.outcomes if o.status == "graded"]
+        return sum(graded) / len(graded) if graded else None
+
+
+def prose_results(bank: Bank, folder: Path) -> tuple[list[CheckResult], dict[str, bool], dict[str, Any]]:
+    """Prose results for every question with prose points, from ``folder/answers.md``."""
+    from grader.prose import scoring as prose
+
+    path = folder / "answers.md"
+    parsed = None
+    problem = None
+    if path.exists():
+        try:
+            parsed = prose.read_answers(path)
+        except ValueError as exc:
+            problem = str(exc)
+    else:
+        problem = "answers.md is missing: the prose answers could not be graded"
+    results: list[CheckResult] = []
+    review: dict[str, bool] = {}
+    evidence: dict[str, Any] = {}
+    for question in bank.questions:
+        if question.prose_points <= 0:
+            continue
+        if parsed is None:
+            results.append(CheckResult(question.prose_task, "rubric", ERROR, 0.0, question.prose_points,
+                                       problem or "answers.md could not be read"))
+            continue
+        result, proof = prose.prose_results(question, parsed.answer(question.id))
+        results.append(result)
+        review[question.prose_task] = bool(proof.get("needs_review", False))
+        evidence[question.prose_task] = proof
+    return results, review, evidence
+
+
+def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any) -> tuple[list[CheckResult], dict, dict]:
+    """Every result for the submission files in ``folder``: models, forecasts and prose."""
+    checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True)
+    prose, review, evidence = prose_results(bank, folder)
+    return checked.results + prose, review, evidence
+
+
+class Grader:
+    """Grades submissions of one course into its gradebook."""
+
+    def __init__(self, course: Course, bank: Bank, gradebook: Gradebook):
+        self.course = course
+        self.bank = bank
+        self.gradebook = gradebook
+        self.store = SubmissionStore(course.submissions_dir)
+        self.versions = current_versions(course, bank)
+        self._forecast = None
+        self._forecast_lock = threading.Lock()
+
+    @property
+    def forecast(self):
+        with self._forecast_lock:
+            if self._forecast is None:
+                from grader.forecast.evaluation import ForecastEvaluator
+
+                self._forecast = ForecastEvaluator(self.course)
+            return self._forecast
+
+    # -- intake
+
+    def submit(self, path: Path, student: str | None = None) -> tuple[str, int, bool]:
+        """Store ``path`` (folder or zip) for ``student``; returns (student, submission id, is new).
+
+        Resubmitting identical files reuses the latest submission instead of adding a copy.
+        """
+        student = student or student_id_from_path(path)
+        files = read_submission(path)
+        content = files.content_hash
+        try:
+            latest = self.gradebook.latest_submission(student)
+        except Exception:
+            latest = None
+        if latest is not None and latest.content_hash == content:
+            return student, latest.id, False
+        manifest = self.store.store(files)
+        submission_id = self.gradebook.add_submission(student, manifest, content,
+                                                      str(self.store.manifest_path(content)), str(path))
+        return student, submission_id, True
+
+    # -- grading
+
+    def start_run(self, kind: str) -> int:
+        return self.gradebook.start_run(kind, self.versions.grader, self.versions.questions, self.versions.references)
+
+    def is_current(self, submission_id: int) -> bool:
+        submission = self.gradebook.find_submission(submission_id)
+        return self.gradebook.already_graded(submission_id, submission.content_hash, self.versions.questions,
+                                             self.versions.references)
+
+    def grade(self, submission_id: int, run_id: int, prober: Any) -> list[CheckResult]:
+        """Grade one stored submission and record its results (one transaction)."""
+        submission = self.gradebook.find_submission(submission_id)
+        manifest = self.store.load_manifest(submission.content_hash)
+        with tempfile.TemporaryDirectory(prefix="grader-grade-") as tmp:
+            folder = self.store.materialize(manifest, Path(tmp) / "submission")
+            results, review, evidence = grade_folder(folder, self.course, self.bank, prober, self.forecast)
+        self.gradebook.record_results(submission_id, run_id, results, needs_review=review, evidence=evidence)
+        return results
+
+    def record_failure(self, student: str, source: Path, message: str, run_id: int) -> None:
+        """Record a submission that could not even be read, so the batch report shows it."""
+        import hashlib
+
+        digest = hashlib.sha256(f"unreadable:{message}".encode())
+        if source.is_file():
+            with open(source, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+        content = digest.hexdigest()
+        try:
+            latest = self.gradebook.latest_submission(student)
+        except Exception:
+            latest = None
+        if latest is not None and latest.content_hash == content and self.gradebook.current_results(latest.id):
+            return   # already recorded by an earlier run: a rerun adds nothing
+        submission_id = latest.id if latest is not None and latest.content_hash == content else \
+            self.gradebook.add_submission(student, {}, content, "", str(source))
+        result = CheckResult("submission", "intake", ERROR, 0.0, self.bank.points, message)
+        self.gradebook.record_results(submission_id, run_id, [result])
+
+
+def discover(directory: Path) -> list[Path]:
+    """Every student folder or .zip directly under ``directory``, by name."""
+    items = [p for p in sorted(directory.iterdir())
+             if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() == ".zip")]
+    return items
+
+
+def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,
+              isolate: bool = False, force: bool = False,
+              progress: Callable[[Outcome], None] | None = None) -> BatchSummary:
+    """Submit and grade every path; one bad submission never stops the others.
+
+    Refuses the whole batch up front (``CourseError``) when :func:`require_ready` does.
+    """
+    from grader.sandbox.process import Limits, WorkerPool
+
+    require_ready(course)
+    workers = max(1, workers or os.cpu_count() or 1)
+    grader = Grader(course, bank, gradebook)
+    gradebook.interrupt_stale_runs()
+    run_id = grader.start_run("batch")
+    summary = BatchSummary(run_id=run_id)
+    started = time.perf_counter()
+    pool = WorkerPool(min(workers, max(1, len(paths))), kind="keras", limits=Limits.from_course(course.limits, "keras"),
+                      isolate=isolate)
+
+    def one(path: Path) -> Outcome:
+        t0 = time.perf_counter()
+        try:
+            student = student_id_from_path(path)
+        except IntakeError as exc:
+            return Outcome(path.name, "failed", message=str(exc))
+        try:
+            student, submission_id, _ = grader.submit(path, student)
+        except IntakeError as exc:
+            grader.record_failure(student, path, str(exc), run_id)
+            return Outcome(student, "failed", 0.0, bank.points, str(exc), time.perf_counter() - t0)
+        if not force and grader.is_current(submission_id):
+            return Outcome(student, "skipped", message="already graded with these files and versions")
+        with pool.acquire() as worker:
+            prober = SandboxProber(course.limits, worker=worker)
+            results = grader.grade(submission_id, run_id, prober)
+        score, max_score = total(results)
+        return Outcome(student, "graded", score, max_score, seconds=time.perf_counter() - t0)
+
+    interrupted = False
+    try:
+        with pool, ThreadPoolExecutor(max_workers=workers) as executor:
+            futures = {executor.submit(one, path): path for path in paths}
+            try:
+                for future in as_completed(futures):
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # one submission's failure is recorded, never fatal
+                        outcome = Outcome(futures[future].stem, "failed",
+                                          message=f"{type(exc).__name__}: {str(exc)[:200]}")
+                    summary.outcomes.append(outcome)
+                    if progress:
+                        progress(outcome)
+            except KeyboardInterrupt:
+                interrupted = True
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        summary.seconds = time.perf_counter() - started
+        gradebook.finish_run(run_id, "interrupted" if interrupted else "finished",
+                             notes=f"{summary.count('graded')} graded, {summary.count('skipped')} skipped, "
+                                   f"{summary.count('failed')} failed")
+    return summary

@@ -1,0 +1,229 @@
+"""Running inside a Gradescope autograder container, and building the bundle that does.
+
+``grader gradescope`` is what the bundle's ``run_autograder`` calls: it grades
+``/autograder/submission`` against the course shipped in the bundle and writes
+``/autograder/results/results.json`` in Gradescope's format. It always writes
+a results file, even when the submission cannot be read, so the student sees
+a message instead of a failed autograder.
+
+``grader gradescope-package OUT.zip`` writes ``setup.sh``, ``run_autograder``,
+the course (config and built reference models) and this grader's source.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from grader.core.bank import Bank
+from grader.core.course import Course
+from grader.report.exports import gradescope_results
+
+SUBMISSION_DIR = "/autograder/submission"
+RESULTS_PATH = "/autograder/results/results.json"
+
+# Student code runs as an unprivileged user: the course (config, references, held-out
+# data) must be root's alone. Applied when the image is built and again before every run.
+PRIVATE_COURSE = """chown -R root:root /autograder/source/course
+chmod -R go-rwx /autograder/source/course
+chmod 700 /autograder/source/course
+"""
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once when the autograder image is built.
+set -euo pipefail
+apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv >/dev/null
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --quiet /autograder/source/rnn-grader
+""" + PRIVATE_COURSE
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission.
+set -uo pipefail
+export TF_CPP_MIN_LOG_LEVEL=3
+""" + PRIVATE_COURSE + """/autograder/venv/bin/grader gradescope --course /autograder/source/course \\
+    --submission /autograder/submission --results /autograder/results/results.json
+"""
+
+REFUSED_OUTPUT = ("The autograder is not set up safely, so this submission was not graded. "
+                  "Please tell your instructor; nothing you submitted caused this.")
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=69", "wheel"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rnn-grader"
+version = "{version}"
+requires-python = ">=3.10"
+dependencies = {dependencies}
+
+[project.scripts]
+grader = "grader.cli:main"
+
+[tool.setuptools]
+packages = {packages}
+
+[tool.setuptools.package-data]
+"*" = ["*.toml", "*.html", "*/*.html", "*.css", "*.mako"]
+"""
+
+
+def exposure(course: Course) -> list[str]:
+    """Why grading here would expose the course to student code (one line each; empty: safe).
+
+    Student code runs as the sandbox's unprivileged user, which must be unable to enter the
+    course folder or read the series; the held-out data must be private (see
+    :mod:`grader.grading.secrecy`).
+    """
+    from grader.sandbox.process import sandbox_user
+    from grader.grading.secrecy import heldout_problems, sandbox_can_read
+
+    problems = heldout_problems(course)
+    user = sandbox_user()
+    if user is None:
+        problems.append("the autograder must run as root, so that student code runs as an unprivileged user "
+                        "that cannot read the course")
+        return problems
+    uid, gid = user
+    if sandbox_can_read(course.root, uid, {gid}):
+        problems.append(f"the sandbox user (uid {uid}) can enter {course.root}; run_autograder makes it "
+                        "private (chmod 700, owned by root)")
+    if course.series.get("source") == "csv" and course.series.get("path"):
+        data = course.resolve(str(course.series["path"]))
+        if sandbox_can_read(data, uid, {gid}):
+            problems.append(f"the sandbox user (uid {uid}) can read the series {data}")
+    return problems
+
+
+def refused_results(problems: list[str]) -> dict[str, Any]:
+    """results.json for a submission that was not graded because the autograder is unsafe.
+
+    The student sees a fixed sentence; the problems (with server paths) are for the instructor's log.
+    """
+    return {"score": 0.0, "execution_time": 0.0, "output": REFUSED_OUTPUT, "tests": [],
+            "extra_data": {"refused": True, "problems": len(problems)}}
+
+
+def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[str, Any]:
+    """Grade one submission folder and return Gradescope's results.json content."""
+    from grader.forecast.evaluation import ForecastEvaluator, UnavailableEvaluator
+    from grader.grading.checking import SandboxProber
+    from grader.grading.grader import grade_folder
+    from grader.grading.intake import IntakeError, read_submission
+    from grader.grading.self_check import materialize_files
+    import tempfile
+
+    started = time.perf_counter()
+    try:
+        files = read_submission(submission)
+    except IntakeError as exc:
+        return {"score": 0.0, "execution_time": 0.0, "output": f"The submission could not be read: {exc}",
+                "tests": []}
+    with tempfile.TemporaryDirectory(prefix="grader-gs-") as tmp:
+        folder = materialize_files(files.files, Path(tmp))
+        try:
+            evaluator = ForecastEvaluator(course)
+        except Exception as exc:  # a broken course must still produce a results file
+            evaluator = UnavailableEvaluator(f"the course's series could not be read ({type(exc).__name__})")
+            note = "forecast accuracy could not be evaluated; those results will be reviewed by a person"
+        else:
+            note = ""
+        with SandboxProber(course.limits) as prober:
+            results, _, _ = grade_folder(folder, course, bank, prober, evaluator)
+    output = "\n".join(filter(None, [*files.problems, note])) or "Graded by rnn-grader."
+    return gradescope_results([r.to_dict() for r in results], bank,
+                              execution_time=time.perf_counter() - started, output=output)
+
+
+def write_results(results: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return path
+
+
+def _source_files() -> dict[str, Path]:
+    """Relative path in the bundle's source tree -> file, from wherever the grader is installed."""
+    import grader
+    import reference_models
+    from grader.core.resources import questions_dir, templates_dir
+
+    files: dict[str, Path] = {}
+    for package, root in (("grader", Path(grader.__file__).parent), ("reference_models", Path(reference_models.__file__).parent)):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".mako", ".toml", ".html", ".css"):
+                rel = path.relative_to(root)
+                if package == "grader" and rel.parts[0] in ("questions", "templates"):
+                    continue
+                files[f"{package}/{rel.as_posix()}"] = path
+    for folder, target in ((questions_dir(), "grader/questions"), (templates_dir(), "grader/templates")):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".toml", ".html", ".css"):
+                files[f"{target}/{path.relative_to(folder).as_posix()}"] = path
+    return files
+
+
+def build_package(course: Course, out: Path) -> Path:
+    """Write the Gradescope autograder bundle (setup.sh, run_autograder, course, source) to ``out``."""
+    from grader import __version__
+    from grader.forecast.references import read_manifest
+
+    if not read_manifest(course).get("tasks"):
+        raise ValueError(f"the reference models are not built: run 'grader reference build --course {course.root}'")
+    sources = _source_files()
+    packages = sorted({str(Path(rel).parent).replace("/", ".") for rel in sources if rel.endswith(".py")}
+                      | {"grader.questions", "grader.templates"})
+    dependencies = ["tensorflow>=2.16", "keras>=3.15.1", "click>=8.1", "jinja2>=3.1", "SQLAlchemy>=2.0",
+                    "h5py>=3.10", "numpy>=1.26", "matplotlib>=3.8", "alembic>=1.13"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o755 << 16
+            bundle.writestr(info, text)
+        bundle.writestr("rnn-grader/pyproject.toml", PYPROJECT.format(
+            version=__version__, dependencies=json.dumps(dependencies), packages=json.dumps(packages)))
+        for rel, path in sources.items():
+            bundle.write(path, f"rnn-grader/{rel}")
+        for folder in ("course/", "course/reference/"):
+            info = zipfile.ZipInfo(folder)
+            info.external_attr = (0o40700 << 16) | 0x10   # a directory, owner only
+            bundle.writestr(info, b"")
+        config = (course.root / "course.toml").read_text(encoding="utf-8")
+        csv_path = course.series.get("path")
+        if course.series.get("source") == "csv" and csv_path:
+            resolved = course.resolve(csv_path)
+            _write_private(bundle, f"course/{resolved.name}", resolved.read_bytes())
+            config = with_series_path(config, resolved.name)
+        _write_private(bundle, "course/course.toml", config.encode("utf-8"))
+        for path in sorted(course.reference_dir.iterdir()):
+            if path.is_file():
+                _write_private(bundle, f"course/reference/{path.name}", path.read_bytes())
+    return out
+
+
+def _write_private(bundle: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """A course file readable by its owner only once unzipped."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+    info.external_attr = 0o100600 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    bundle.writestr(info, data)
+
+
+def with_series_path(config: str, path: str) -> str:
+    """``config`` (course.toml text) with ``[series] path`` set to ``path``."""
+    lines = config.splitlines()
+    value = f"path = {json.dumps(path)}"
+    start = next((i for i, line in enumerate(lines) if line.strip() == "[series]"), None)
+    if start is None:
+        return config.rstrip("\n") + f"\n\n[series]\n{value}\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    for i in range(start + 1, end):
+        if lines[i].split("=", 1)[0].strip() == "path":
+            lines[i] = value
+            return "\n".join(lines) + "\n"
+    lines.insert(start + 1, value)
+    return "\n".join(lines) + "\n"

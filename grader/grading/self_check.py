@@ -1,0 +1,71 @@
+"""The student's self-check: the visible checks of one submission, nothing written anywhere.
+
+The submission (a folder or a .zip) is read through the intake's safe reader
+and copied into a private temporary folder; the checks run on that copy.
+Hidden checks (forecast accuracy on held-out data) and prose scores are never
+run or revealed here: the self-check only confirms that every answers.md
+section is present and non-empty.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from grader.core.bank import Bank
+from grader.grading.checking import SandboxProber, check_submission
+from grader.core.course import Course
+from grader.grading.intake import read_submission
+from grader.core.results import total
+
+
+def materialize_files(files: dict[str, bytes], dest: Path) -> Path:
+    """Write intake-validated relative paths under ``dest``."""
+    for name, data in files.items():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return dest
+
+
+def answers_notes(folder: Path, bank: Bank) -> list[str]:
+    """One line per answers.md problem: missing file or missing / empty sections."""
+    from grader.prose.scoring import read_answers, section_status
+
+    path = folder / "answers.md"
+    if not path.exists():
+        return ["answers.md is missing: add your prose answers with one section per question ('## Q1' ... '## Q8')"]
+    try:
+        parsed = read_answers(path)
+    except ValueError as exc:
+        return [str(exc)]
+    notes = []
+    for qid, status in section_status(parsed).items():
+        if status == "missing":
+            notes.append(f"answers.md has no section for {qid} (expected a heading '## {qid}')")
+        elif status == "empty":
+            notes.append(f"answers.md: the section for {qid} is empty")
+    return notes
+
+
+def run_self_check(submission: Path, bank: Bank, course: Course, *, probes: bool = True,
+                   tasks: list[str] | None = None) -> dict[str, Any]:
+    """Visible check results of ``submission`` as ``{"tests": [...], "score", "max_score", "notes"}``."""
+    intake = read_submission(submission)
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        folder = materialize_files(intake.files, Path(tmp))
+        notes = list(intake.problems) + answers_notes(folder, bank)
+        if probes:
+            with SandboxProber(course.limits) as prober:
+                checked = check_submission(folder, bank, prober=prober, tasks=tasks)
+        else:
+            checked = check_submission(folder, bank, tasks=tasks)
+    score, max_score = total(checked.results)
+    return {
+        "tests": [result.to_dict(public=True) for result in checked.results],
+        "score": score,
+        "max_score": max_score,
+        "notes": notes,
+        "complete": False,
+    }

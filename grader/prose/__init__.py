@@ -1,0 +1,1 @@
+"""Prose answers: reading answers.md and scoring it against the rubric."""

@@ -1,0 +1,1 @@
+"""What people read: the instructor report, feedback pages, plots and grade exports."""

@@ -1,0 +1,95 @@
+"""Grade exports: one CSV for the class, Gradescope ``results.json`` per submission.
+
+Both read the gradebook's effective scores (a manual override wins over the
+auto score). The Gradescope shape follows its autograder specification:
+a top-level ``score``, ``execution_time``, ``output`` and a ``tests`` list of
+``name``, ``number``, ``score``, ``max_score``, ``status`` (passed / failed),
+``output`` and ``visibility``; hidden checks are ``after_published``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.core.bank import Bank
+from grader.store.gradebook import Gradebook, task_questions
+
+
+def csv_rows(gradebook: Gradebook, bank: Bank) -> tuple[list[str], list[list[Any]]]:
+    """Header and one row per student: id, per-question scores, total, max."""
+    questions = [q.id for q in bank.questions]
+    header = ["student_id"] + questions + ["total", "max"]
+    rows = []
+    for summary in gradebook.class_summary(task_questions(bank)):
+        per_question = summary.get("questions", {})
+        row: list[Any] = [summary["student_id"]]
+        for qid in questions:
+            score = per_question.get(qid, {}).get("score")
+            row.append("" if score is None else round(score, 2))
+        row += [round(summary.get("score", 0.0), 2), round(bank.points, 2)]
+        rows.append(row)
+    return header, rows
+
+
+def export_csv(gradebook: Gradebook, bank: Bank) -> str:
+    header, rows = csv_rows(gradebook, bank)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def gradescope_results(rows: list[dict[str, Any]], bank: Bank, *, execution_time: float = 0.0,
+                       output: str = "") -> dict[str, Any]:
+    """Gradescope's results.json for one submission's current result rows (effective scores)."""
+    order = {task.id: (q.number, i) for q in bank.questions for i, task in enumerate(q.tasks, 1)}
+    order.update({q.prose_task: (q.number, 0) for q in bank.questions})
+    tests = []
+    counters: dict[int, int] = {}
+    for row in sorted(rows, key=lambda r: (order.get(r["task"], (99, 99)), r.get("id", 0))):
+        question = order.get(row["task"], (0, 0))[0]
+        counters[question] = counters.get(question, 0) + 1
+        score = float(row.get("score", row.get("auto_score", 0.0)))
+        max_score = float(row["max_score"])
+        text = row.get("output") or ""
+        if row.get("overridden"):
+            text = (text + "\n" if text else "") + "Score set by an instructor."
+        tests.append({
+            "name": f"{row['task']}: {row['check']}",
+            "number": f"{question}.{counters[question]}",
+            "score": round(score, 4),
+            "max_score": round(max_score, 4),
+            "status": "passed" if row["status"] == "passed" else "failed",
+            "output": text,
+            "visibility": "after_published" if row.get("visibility") == "hidden" else "visible",
+        })
+    return {
+        "score": round(sum(t["score"] for t in tests), 4),
+        "execution_time": round(float(execution_time), 3),
+        "output": output,
+        "tests": tests,
+    }
+
+
+def export_gradescope(gradebook: Gradebook, bank: Bank, out_dir: Path) -> list[Path]:
+    """Write ``<out_dir>/<student>/results.json`` for every student's latest graded submission."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for student in gradebook.students():
+        submission = gradebook.latest_submission(student.id)
+        if submission is None:
+            continue
+        rows = gradebook.current_results(submission.id)
+        if not rows:
+            continue
+        results = gradescope_results(rows, bank, output=f"Graded submission {submission.id} of {student.id}.")
+        target = out_dir / student.id / "results.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        written.append(target)
+    return written

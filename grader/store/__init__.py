@@ -1,0 +1,1 @@
+"""The gradebook: schema, records, migrations and the facade over SQLAlchemy."""
