@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  static checks, whole submission            {static * 1000:8.1f} ms  "
               f"({static / read:.0f}x the baseline; TensorFlow imported: {'tensorflow' in sys.modules})")
 
-        from grader.grading.checking import SandboxProber
+        from grader.sandbox.prober import SandboxProber
 
         with SandboxProber({}) as prober:
             began = time.perf_counter()

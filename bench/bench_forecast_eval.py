@@ -90,9 +90,9 @@ def bench_model(baseline_ms: float) -> None:
 
     from grader.forecast.evaluation import ForecastEvaluator
     from grader.core.bank import default_bank
-    from grader.grading.checking import SandboxProber
+    from grader.sandbox.prober import SandboxProber
     from grader.core.course import init_course
-    from grader.static.inspection import inspect_model_file
+    from grader.static.model_file import inspect_model_file
 
     with tempfile.TemporaryDirectory(prefix="bench-forecast-") as tmp:
         course = init_course(Path(tmp) / "course")

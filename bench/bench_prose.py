@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))   # runnable from a source checkout
 
 from grader.core.bank import default_bank  # noqa: E402
-from grader.prose.scoring import ProseScore, agreement, nearest_grade, score_answer  # noqa: E402
+from grader.prose.agreement import agreement, nearest_grade  # noqa: E402
+from grader.prose.scoring import ProseScore, score_answer  # noqa: E402
 
 CALIBRATION = ROOT / "tests" / "data" / "prose_calibration.toml"
 # Kinds an instructor must never see auto-graded as full marks.

@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from grader.store.gradebook import Gradebook
-    from grader.report.pages import load_class, render_report, write_feedback_pages
+    from grader.report.class_report import render_report
+    from grader.report.data import load_class
+    from grader.report.feedback import write_feedback_pages
 
     bank = default_bank()
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
@@ -190,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         _, t_import = timed(lambda: importlib.import_module("grader.report.plots"))   # matplotlib, once per process
 
         with Gradebook(course.db_url) as gb:
-            data, t_load = timed(lambda: load_class(course, bank, gb))
-            html, t_report = timed(lambda: render_report(course, bank, gb))
+            data, t_load = timed(lambda: load_class(course, bank, gb.snapshot(bank)))
+            html, t_report = timed(lambda: render_report(course, bank, gb.snapshot(bank)))
             out = root / "site"
             (out / "report.html").parent.mkdir(parents=True, exist_ok=True)
             (out / "report.html").write_text(html, encoding="utf-8")

@@ -1,7 +1,8 @@
 """The ``grader`` command line: parses, calls the library, prints.
 
-Every decision lives in a library module; this file turns their domain
-exceptions into one-line ``click.ClickException`` messages. Heavy modules
+Every decision lives in a library module. Every expected problem the library
+raises derives from :class:`grader.core.errors.GraderError`; the root group turns
+it, in one place, into one ``Error: ...`` line and exit status 1. Heavy modules
 (TensorFlow above all) are imported inside the commands that need them, so
 ``grader --help`` and the static commands start fast.
 """
@@ -33,12 +34,9 @@ def db_option(fn: Callable) -> Callable:
 
 
 def _open(course_dir: str | None, db_url: str | None = None, *, must_exist: bool = True):
-    from grader.core.course import CourseError, open_course
+    from grader.core.course import open_course
 
-    try:
-        return open_course(course_dir, db_url, must_exist=must_exist)
-    except CourseError as exc:
-        raise click.ClickException(str(exc)) from None
+    return open_course(course_dir, db_url, must_exist=must_exist)
 
 
 def _bank():
@@ -50,7 +48,19 @@ def _bank():
         raise click.ClickException(f"the question bank is invalid: {exc}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GraderGroup(click.Group):
+    """The root group: a GraderError from any command becomes one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from grader.core.errors import GraderError
+
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=GraderGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="grader")
 def cli() -> None:
     """Grade the recurrent-network assignment: Keras models, forecasts and prose.
@@ -171,15 +181,10 @@ def reference_build(course_dir: str | None, force: bool, tasks: tuple[str, ...])
     Example:
         grader reference build --course mycourse
     """
-    from grader.core.course import CourseError
-    from grader.forecast.references import build_references
-    from grader.forecast.series import SeriesError
+    from grader.grading.grader import build_course_references
 
     course = _open(course_dir)
-    try:
-        build_references(course, force=force, tasks=list(tasks) or None, log=click.echo)
-    except (CourseError, SeriesError) as exc:
-        raise click.ClickException(str(exc)) from None
+    build_course_references(course, force=force, tasks=list(tasks) or None, log=click.echo)
     click.echo(f"references in {course.reference_dir}")
 
 
@@ -202,13 +207,10 @@ def dataset_export(course_dir: str | None, part: str, out: str) -> None:
     Example:
         grader dataset export --part train train.csv
     """
-    from grader.forecast.series import SeriesError, export_part, series_from_config
+    from grader.forecast.series import export_part, series_from_config
 
     course = _open(course_dir)
-    try:
-        exported = export_part(series_from_config(course.series, course.root), course.series, part, out)
-    except SeriesError as exc:
-        raise click.ClickException(str(exc)) from None
+    exported = export_part(series_from_config(course.series, course.root), course.series, part, out)
     click.echo(f"wrote {len(exported)} days ({exported.start} .. {exported.end}) to {out}; "
                f"models see value / {course.series['scale']:g}")
 
@@ -223,21 +225,15 @@ def dataset_baselines(course_dir: str | None, as_json: bool) -> None:
     Example:
         grader dataset baselines --course mycourse
     """
-    from grader.forecast.metrics import DEFAULT_WINDOW, baseline_table
-    from grader.forecast.references import read_manifest
-    from grader.forecast.series import SeriesError, series_from_config
+    from grader.core.contract import DEFAULT_WINDOW
+    from grader.forecast.baselines import baseline_rows
+    from grader.forecast.manifest import read_manifest
+    from grader.forecast.series import series_from_config
 
     course = _open(course_dir)
     window = int(course.series.get("window", DEFAULT_WINDOW))
-    try:
-        series = series_from_config(course.series, course.root)
-        rows = [row.to_dict() for row in baseline_table(series, course.series, window)]
-    except SeriesError as exc:
-        raise click.ClickException(str(exc)) from None
-    for task, entry in sorted(read_manifest(course).get("tasks", {}).items()):
-        if "mae" in entry:
-            rows.append({"name": f"reference {task}", "mae": entry["mae"], "rmse": entry["rmse"],
-                         "mase": entry["mase"], "mae_per_horizon": entry["mae_per_horizon"]})
+    series = series_from_config(course.series, course.root)
+    rows = baseline_rows(series, course.series, window, read_manifest(course))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -268,11 +264,7 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
     from grader.grading.self_check import run_self_check
 
     course = _open(course_dir, must_exist=False)
-    try:
-        report = run_self_check(Path(submission), _bank(), course, probes=not static_only,
-                                tasks=list(tasks) or None)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    report = run_self_check(Path(submission), _bank(), course, probes=not static_only, tasks=list(tasks) or None)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -297,12 +289,9 @@ def _print_results(tests: list[dict[str, Any]]) -> None:
 # --------------------------------------------------------------------------- gradebook
 
 def _gradebook(course):
-    from grader.store.gradebook import Gradebook, GradebookError
+    from grader.store.gradebook import Gradebook
 
-    try:
-        return Gradebook(course.db_url)
-    except GradebookError as exc:
-        raise click.ClickException(str(exc)) from None
+    return Gradebook(course.db_url)
 
 
 @cli.command()
@@ -318,14 +307,10 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
         grader submit --student alice alice.zip
     """
     from grader.grading.grader import Grader
-    from grader.grading.intake import IntakeError
 
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
-        try:
-            student_id, submission_id, new = Grader(course, _bank(), gradebook).submit(Path(path), student)
-        except IntakeError as exc:
-            raise click.ClickException(str(exc)) from None
+        student_id, submission_id, new = Grader(course, _bank(), gradebook).submit(Path(path), student)
     state = "recorded" if new else "identical to the latest submission; kept"
     click.echo(f"submission {submission_id} of {student_id} {state}")
 
@@ -343,17 +328,13 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
     Example:
         grader grade alice --json
     """
-    from grader.core.course import CourseError
-    from grader.store.gradebook import GradebookError, task_questions
+    from grader.core.records import task_questions
     from grader.grading.grader import grade_student
 
     course = _open(course_dir, db_url)
     bank = _bank()
     with _gradebook(course) as gradebook:
-        try:
-            submission_id = grade_student(course, bank, gradebook, student, force=force)
-        except (CourseError, GradebookError) as exc:
-            raise click.ClickException(str(exc)) from None
+        submission_id = grade_student(course, bank, gradebook, student, force=force)
         rows = gradebook.current_results(submission_id)
         summary = gradebook.student_summary(student, task_questions(bank))
     if as_json:
@@ -382,14 +363,10 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
     Example:
         grader batch submissions/ --workers 2
     """
-    from grader.core.course import CourseError
     from grader.grading.grader import discover, require_ready, run_batch
 
     course = _open(course_dir, db_url)
-    try:
-        require_ready(course)
-    except CourseError as exc:
-        raise click.ClickException(str(exc)) from None
+    require_ready(course)
     paths = discover(Path(directory))
     if not paths:
         raise click.ClickException(f"no student folders or .zip files in {directory}")
@@ -431,14 +408,14 @@ def export(course_dir: str | None, db_url: str | None, fmt: str, out: str | None
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
         if fmt == "csv":
-            text = export_csv(gradebook, _bank())
+            text = export_csv(gradebook.snapshot(_bank()), _bank())
             if out:
                 Path(out).write_text(text, encoding="utf-8")
                 click.echo(f"wrote {out}")
             else:
                 click.echo(text, nl=False)
             return
-        written = export_gradescope(gradebook, _bank(), Path(out or "gradescope-results"))
+        written = export_gradescope(gradebook.snapshot(_bank()), _bank(), Path(out or "gradescope-results"))
     click.echo(f"wrote {len(written)} results.json files under {out or 'gradescope-results'}")
 
 
@@ -462,8 +439,7 @@ def review(course_dir: str | None, db_url: str | None) -> None:
     for row in queue:
         click.echo(f"{row['student_id']:<16} {row['task']:<20} auto {row['auto_score']:g}/{row['max_score']:g}  "
                    f"{row['output']}")
-        evidence = row.get("evidence") or {}
-        for point in evidence.get("points", []):
+        for point in (row.get("details") or {}).get("points", []):
             if point.get("evidence"):
                 click.echo(f"    {point.get('status', ''):<9} {point.get('id', '')}: \"{point['evidence']}\"")
     click.echo(f"{len(queue)} result(s) need review")
@@ -489,23 +465,13 @@ def override(student: str, task_or_question: str, score: float, comment: str, ch
     Example:
         grader override alice Q3 --score 3.5 --comment "clear, in her own words"
     """
-    from grader.store.gradebook import GradebookError
+    from grader.grading.overrides import set_override
 
     bank = _bank()
-    task = task_or_question
-    if task.upper().startswith("Q") and task[1:].isdigit():
-        task = bank.question(task).prose_task
-    known = {t.id: t.points for t in bank.tasks} | {q.prose_task: q.prose_points for q in bank.questions}
-    if task not in known:
-        raise click.ClickException(f"unknown task '{task_or_question}' (tasks: {', '.join(sorted(known))})")
-    if check is None and not 0 <= score <= known[task]:
-        raise click.ClickException(f"--score must be between 0 and {known[task]:g} for {task}")
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
-        try:
-            gradebook.set_override(student, task, score, comment, who or "instructor", check=check)
-        except GradebookError as exc:
-            raise click.ClickException(str(exc)) from None
+        task, _ = set_override(gradebook, bank, student, task_or_question, score, comment, who or "instructor",
+                               check=check)
     click.echo(f"{student} {task}{':' + check if check else ''} set to {score:g} ({comment or 'no comment'})")
 
 
@@ -522,23 +488,16 @@ def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> Non
     Example:
         grader gradescope --course /autograder/source/course
     """
-    from grader.grading.gradescope import exposure, grade_for_gradescope, refused_results, write_results
+    from grader.grading.gradescope import run_autograder
 
     course = _open(course_dir)
-    problems = exposure(course)
+    problems = run_autograder(course, _bank(), Path(submission), Path(results))
+    for problem in problems:
+        click.echo(f"refused: {problem}", err=True)
     if problems:
-        write_results(refused_results(problems), Path(results))
-        for problem in problems:
-            click.echo(f"refused: {problem}", err=True)
         raise click.ClickException("the course is not private, so no student code was run; see the lines above")
-    path = Path(submission)
-    if not path.exists():
-        content = {"score": 0.0, "execution_time": 0.0, "tests": [],
-                   "output": "no submission was found: upload your files again"}
-    else:
-        content = grade_for_gradescope(path, course, _bank())
-    write_results(content, Path(results))
-    click.echo(f"score {content['score']:g}; results in {results}")
+    score = json.loads(Path(results).read_text(encoding="utf-8"))["score"]
+    click.echo(f"score {score:g}; results in {results}")
 
 
 @cli.command("gradescope-package")
@@ -554,10 +513,7 @@ def gradescope_package(out: str, course_dir: str | None) -> None:
     from grader.grading.gradescope import build_package
 
     course = _open(course_dir)
-    try:
-        path = build_package(course, Path(out))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    path = build_package(course, Path(out))
     click.echo(f"wrote {path} (upload it as the assignment's autograder)")
 
 
@@ -589,13 +545,6 @@ def demo(directory: str, workers: int | None) -> None:
 
 # --------------------------------------------------------------------------- reports
 
-def _report_errors():
-    from grader.store.gradebook import GradebookError
-    from grader.report.pages import ReportError
-
-    return (ReportError, GradebookError)
-
-
 @cli.command()
 @course_option
 @db_option
@@ -614,14 +563,12 @@ def report(course_dir: str | None, db_url: str | None, out: str, with_feedback: 
         grader report --out report.html
         grader report --course mycourse --out /tmp/report.html --no-feedback
     """
-    from grader.report.pages import write_report
+    from grader.report.class_report import write_report
 
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
         try:
-            path = write_report(course, _bank(), Path(out), gradebook, feedback=with_feedback)
-        except _report_errors() as exc:
-            raise click.ClickException(str(exc)) from None
+            path = write_report(course, _bank(), Path(out), gradebook.snapshot(_bank()), feedback=with_feedback)
         except OSError as exc:
             raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {path}" + (f" and feedback pages in {path.parent / 'feedback'}" if with_feedback else ""))
@@ -649,7 +596,8 @@ def feedback(student: str | None, all_students: bool, out: str | None, out_dir: 
         grader feedback --student alice --out alice.html
         grader feedback --all --out-dir feedback/
     """
-    from grader.report.pages import feedback_filename, render_feedback, write_feedback_pages
+    from grader.report.feedback import render_feedback, write_feedback_pages
+    from grader.report.render import feedback_filename
 
     if bool(student) == all_students:
         raise click.ClickException("give either --student ID or --all")
@@ -658,15 +606,13 @@ def feedback(student: str | None, all_students: bool, out: str | None, out_dir: 
     with _gradebook(course) as gradebook:
         try:
             if all_students:
-                written = write_feedback_pages(course, bank, Path(out_dir), gradebook)
+                written = write_feedback_pages(course, bank, Path(out_dir), gradebook.snapshot(bank))
                 click.echo(f"wrote {len(written)} feedback pages in {out_dir}")
                 return
             target = Path(out or feedback_filename(student))
-            html = render_feedback(course, bank, student, gradebook)
+            html = render_feedback(course, bank, student, gradebook.snapshot(bank))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(html, encoding="utf-8")
-        except _report_errors() as exc:
-            raise click.ClickException(str(exc)) from None
         except OSError as exc:
             raise click.ClickException(f"cannot write {exc.filename or out or out_dir}: {exc.strerror or exc}") from None
     click.echo(f"wrote {target}")

@@ -57,7 +57,7 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def prober():
     """A sandboxed prober shared by the whole session (one TensorFlow worker)."""
-    from grader.grading.checking import SandboxProber
+    from grader.sandbox.prober import SandboxProber
 
     with SandboxProber({"task_seconds": 120}) as shared:
         yield shared

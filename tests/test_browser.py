@@ -33,10 +33,13 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory, bank) -> dict[str, Path]:
-    from grader.report.pages import write_report
+    from grader.report.class_report import write_report
+    from grader.store.gradebook import Gradebook
 
     course = build_course(tmp_path_factory.mktemp("browser-course"), bank, answers=True, forecast_plots=True)
-    report = write_report(course, bank, course.root / "site" / "report.html")
+    with Gradebook(course.db_url) as gradebook:
+        snapshot = gradebook.snapshot(bank)
+    report = write_report(course, bank, course.root / "site" / "report.html", snapshot)
     return {"report": report, "feedback": report.parent / "feedback" / "dave.html"}
 
 

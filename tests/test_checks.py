@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from grader.grading.checking import check_task
-from grader.checks.rules import CHECKS, Evidence, seq2vec_return_sequences
+from grader.checks.evidence import Evidence
+from grader.checks.registry import CHECKS
+from grader.checks.return_sequences import seq2vec_return_sequences
 from grader.static.description import Layer, ModelDescription
 from reference_models.variants import VARIANTS
 

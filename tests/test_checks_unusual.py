@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks.rules import CHECKS, Evidence
+from grader.checks.evidence import Evidence
+from grader.checks.registry import CHECKS
 from grader.static.description import Optimizer
-from grader.static.inspection import inspect_model_file
+from grader.static.model_file import inspect_model_file
 
 MODELS = Path(__file__).resolve().parent / "models"
 STATIC = frozenset(name for name, spec in CHECKS.items() if spec.needs == "static")

@@ -25,8 +25,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from grader.store import migrations
-from grader.store.gradebook import (Base, Gradebook, GradebookError, NoRun, NoStudent, NoSubmission, Override,
-                              RunRow, apply_overrides, grading_fingerprint, make_engine, question_of)
+from grader.core.records import Override, apply_overrides, grading_fingerprint, question_of
+from grader.store.engine import make_engine
+from grader.store.errors import GradebookError, NoRun, NoStudent, NoSubmission
+from grader.store.gradebook import Gradebook
+from grader.store.schema import Base, RunRow
 from grader.core.results import CheckResult
 
 PG_URL = os.environ.get("GRADER_TEST_PG_URL")
@@ -62,27 +65,27 @@ def _reset_pg(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["memory", "file", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "memory":
+def _database_url(kind: str, tmp_path) -> str:
+    """A fresh database of ``kind`` (``memory``, ``file`` or ``postgresql``); skips PostgreSQL without a URL."""
+    if kind == "memory":
         return "sqlite://"
-    if request.param == "file":
+    if kind == "file":
         return f"sqlite:///{tmp_path / 'grader.db'}"
     if not PG_URL:
         pytest.skip("set GRADER_TEST_PG_URL to run the gradebook tests on PostgreSQL")
     _reset_pg(PG_URL)
     return PG_URL
+
+
+@pytest.fixture(params=["memory", "file", "postgresql"])
+def url(request, tmp_path) -> str:
+    return _database_url(request.param, tmp_path)
 
 
 @pytest.fixture(params=["file", "postgresql"])
 def persistent_url(request, tmp_path) -> str:
     """A database that outlives one connection (for tests that open it more than once)."""
-    if request.param == "file":
-        return f"sqlite:///{tmp_path / 'grader.db'}"
-    if not PG_URL:
-        pytest.skip("set GRADER_TEST_PG_URL to run the gradebook tests on PostgreSQL")
-    _reset_pg(PG_URL)
-    return PG_URL
+    return _database_url(request.param, tmp_path)
 
 
 @pytest.fixture
@@ -163,7 +166,7 @@ def test_record_results_is_all_or_nothing(gb, monkeypatch):
 
     def explode(*args, **kwargs):
         raise RuntimeError("killed half way")
-    monkeypatch.setattr("grader.store.gradebook.grading_fingerprint", explode)
+    monkeypatch.setattr("grader.store.results.grading_fingerprint", explode)
     with pytest.raises(RuntimeError):
         gb.record_results(sub, run2, full_set(bonus=1.0))
     monkeypatch.undo()
@@ -449,7 +452,7 @@ def test_threads_share_one_gradebook(tmp_path, kind):
 
 
 def test_a_locked_write_is_retried(gb, monkeypatch):
-    monkeypatch.setattr("grader.store.gradebook.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("grader.store.database.time.sleep", lambda seconds: None)
     calls = []
 
     def flaky(session):

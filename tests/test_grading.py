@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from grader.grading.demo import SAMPLES
-from grader.store.gradebook import Gradebook, task_questions
+from grader.core.records import task_questions
+from grader.store.gradebook import Gradebook
 
 pytestmark = pytest.mark.slow
 SCHEMA = Path(__file__).parent / "schemas" / "gradescope_results.schema.json"
@@ -83,8 +84,8 @@ def test_exports_csv_and_gradescope_schema(demo, bank, tmp_path):
 
     course = demo["course"]
     with Gradebook(course.db_url) as gradebook:
-        text = export_csv(gradebook, bank)
-        written = export_gradescope(gradebook, bank, tmp_path / "gs")
+        text = export_csv(gradebook.snapshot(bank), bank)
+        written = export_gradescope(gradebook.snapshot(bank), bank, tmp_path / "gs")
     lines = text.strip().splitlines()
     assert lines[0] == "student_id,Q1,Q2,Q3,Q4,Q5,Q6,Q7,Q8,total,max"
     assert len(lines) == 1 + len(SAMPLES)

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from grader.grading.checking import SandboxProber, check_submission
+from grader.grading.checking import check_submission
+from grader.sandbox.prober import SandboxProber
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.static.inspection import BrokenModel, InspectionError, UnsafeModel, inspect_model_file
+from grader.static.errors import BrokenModel, InspectionError, UnsafeModel
+from grader.static.model_file import inspect_model_file
 
 REPO = Path(__file__).resolve().parent.parent
 HOSTILE = REPO / "tests" / "hostile"
@@ -173,7 +174,8 @@ class _RefusingWorker:
 
 
 def test_grading_path_refuses_code_carriers_before_any_worker(bank, tmp_path):
-    from grader.grading.checking import SandboxProber, check_submission
+    from grader.grading.checking import check_submission
+    from grader.sandbox.prober import SandboxProber
 
     model_tasks = [task for task in bank.tasks if task.is_model]
     assert len(model_tasks) >= len(CODE_CARRIERS)
@@ -198,7 +200,8 @@ def test_static_inspection_never_imports_tensorflow():
     script = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from grader.static.inspection import InspectionError, inspect_model_file
+        from grader.static.errors import InspectionError
+        from grader.static.model_file import inspect_model_file
         seen = 0
         for folder in ({str(HOSTILE)!r}, {str(MODELS)!r}):
             for path in sorted(Path(folder).iterdir()):

@@ -298,7 +298,7 @@ def test_status_follows_the_score():
 def test_an_override_sets_status_by_the_same_rule():
     from datetime import datetime
 
-    from grader.store.gradebook import Override, apply_overrides
+    from grader.core.records import Override, apply_overrides
 
     rows = [{"task": "q4_forecaster", "check": "forecast_accuracy", "status": "failed", "score": 1.0,
              "max_score": 3.0}, {"task": "q1_seq2seq", "check": "output_shape", "status": "passed", "score": 1.0,

@@ -1,5 +1,5 @@
 """Keras 2 files (keras 2.x, tf-keras) that static inspection accepts also load, probe and score in the
-sandbox: the worker falls back to a sanitised copy Keras 3 accepts (``grader.sandbox.ops.keras2_to_keras3``),
+sandbox: the worker falls back to a sanitised copy Keras 3 accepts (``grader.sandbox.keras2.keras2_to_keras3``),
 which only deletes keys, adds an InputLayer, and renames Keras 2 model modules, so it can never let
 through what static inspection refused.
 
@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 
 from grader.grading.checking import check_task
-from grader.static.inspection import UnsafeModel, check_config, inspect_model_file
-from grader.sandbox.ops import (KERAS2_MODEL_MODULES, _rejected_keywords, _renumber_nested_model_nodes, is_keras2_file,
-                           keras2_to_keras3, write_sanitized_copy)
+from grader.static.config_check import check_config
+from grader.static.errors import UnsafeModel
+from grader.static.model_file import inspect_model_file
+from grader.sandbox.keras2 import (KERAS2_MODEL_MODULES, _rejected_keywords, _renumber_nested_model_nodes, is_keras2_file,
+                                   keras2_to_keras3, write_sanitized_copy)
 
 MODELS = Path(__file__).resolve().parent / "models"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -301,7 +303,7 @@ def test_an_unloadable_keras2_file_tells_the_student_to_resave_it(bank, prober, 
 
 @pytest.mark.slow
 def test_the_worker_names_the_file_to_resave_when_told_the_task(prober, tmp_path):
-    from grader.sandbox.process import TaskFailed
+    from grader.sandbox.errors import TaskFailed
 
     payload = {"file": "model.h5", "kind": "deep_seq2vec", "declared": None, "task": "q3_deep_seq2vec"}
     with pytest.raises(TaskFailed) as failed:
@@ -351,6 +353,6 @@ def test_keras2_weights_are_the_files_own(tmp_path, name):
      "int() argument must be a string, a bytes-like object or a real number, not 'list'"),
 ])
 def test_the_reason_shown_is_keras_innermost_one(message, reason):
-    from grader.sandbox.ops import _root_cause
+    from grader.sandbox.keras2 import _root_cause
 
     assert _root_cause(TypeError(message)) == reason

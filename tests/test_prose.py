@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from grader.core.bank import load_bank
-from grader.prose.scoring import (AnswersError, agreement, nearest_grade, normalise, parse_answers,
-                          prose_results, quadratic_weighted_kappa, read_answers, score_answer,
-                          section_status)
+from grader.prose.agreement import agreement, nearest_grade, quadratic_weighted_kappa
+from grader.prose.answers import AnswersError, parse_answers, read_answers, section_status
+from grader.prose.scoring import prose_results, score_answer
+from grader.prose.text import normalise
 
 CALIBRATION = Path(__file__).parent / "data" / "prose_calibration.toml"
 
@@ -237,17 +238,18 @@ def test_routing_accepts_only_clear_verdicts(bank):
 
 def test_prose_results_shape(bank):
     q3 = bank.question("Q3")
-    result, evidence = prose_results(q3, q3.answer)
+    result = prose_results(q3, q3.answer)
     assert (result.task, result.check, result.status) == ("q3_prose", "rubric", "passed")
     assert result.max_score == q3.prose_points and result.score == pytest.approx(q3.prose_points)
     assert result.visibility == "visible"
     assert result.output.startswith("met: seq2seq_every_layer")
-    assert result.details["needs_review"] is False
+    assert result.details["needs_review"] is False and result.needs_review is False
     assert {p["id"] for p in result.details["points"]} == {p.id for p in q3.key_points}
     assert all(p["evidence"] for p in result.details["points"])
-    json.dumps(result.to_dict()), json.dumps(evidence)
+    assert result.evidence["answer"] == q3.answer
+    json.dumps(result.to_dict())
 
-    partial, _ = prose_results(q3, "For a sequence to vector RNN, every layer except the top one returns "
+    partial = prose_results(q3, "For a sequence to vector RNN, every layer except the top one returns "
                                    "sequences and the top layer keeps return_sequences=False.")
     assert partial.status == "failed" and 0 < partial.score < q3.prose_points
     assert partial.score == round(partial.score, 2)
@@ -258,7 +260,7 @@ def test_prose_results_for_a_missing_section_is_an_error(bank):
     q5 = bank.question("Q5")
     parsed = parse_answers("## Q1\nx\n")
     message = next(m for m in parsed.messages if "Q5" in m)
-    result, _ = prose_results(q5, parsed.answer("Q5"), missing_message=message)
+    result = prose_results(q5, parsed.answer("Q5"), missing_message=message)
     assert result.status == "error" and result.score == 0 and result.max_score == q5.prose_points
     assert result.output == "answers.md has no section for Q5 (expected a heading '## Q5')"
 

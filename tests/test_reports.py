@@ -168,6 +168,11 @@ def build_course(root: Path, bank: Bank, *, answers: bool = False, forecast_plot
     return course
 
 
+def _snapshot(course: Course, bank: Bank):
+    with Gradebook(course.db_url) as gb:
+        return gb.snapshot(bank)
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, bank) -> Course:
     return build_course(tmp_path_factory.mktemp("course"), bank)
@@ -175,10 +180,10 @@ def course(tmp_path_factory, bank) -> Course:
 
 @pytest.fixture(scope="module")
 def report_html(course, bank) -> str:
-    from grader.report.pages import write_report
+    from grader.report.class_report import write_report
 
     out = course.root / "out" / "report.html"
-    write_report(course, bank, out)
+    write_report(course, bank, out, _snapshot(course, bank))
     return out.read_text(encoding="utf-8")
 
 
@@ -193,9 +198,9 @@ def _row(html: str, marker: str) -> str:
 
 
 def _feedback(course: Course, bank: Bank, student: str) -> str:
-    from grader.report.pages import render_feedback
+    from grader.report.feedback import render_feedback
 
-    return render_feedback(course, bank, student)
+    return render_feedback(course, bank, student, _snapshot(course, bank))
 
 
 # --------------------------------------------------------------------------- the report
@@ -242,7 +247,7 @@ def test_report_leaderboard_ranks_students_beside_baselines(report_html):
 
 
 def test_report_student_table_links_and_markers(report_html, course):
-    from grader.report.pages import feedback_filename
+    from grader.report.render import feedback_filename
 
     section = _section(report_html, "students")
     assert 'id="student-table" class="sortable"' in section
@@ -290,11 +295,11 @@ def test_plots_carry_no_student_ids(report_html):
 
 
 def test_summaries_match_the_gradebooks_own(course, bank):
-    from grader.store.gradebook import task_questions
-    from grader.report.pages import load_class
+    from grader.core.records import task_questions
+    from grader.report.data import load_class
 
     with Gradebook(course.db_url) as gb:
-        data = load_class(course, bank, gb)
+        data = load_class(course, bank, gb.snapshot(bank))
         assert data.summaries == gb.class_summary(task_questions(bank))
         for row in data.summaries:
             if row["submission_id"] is not None:
@@ -399,14 +404,14 @@ def test_key_point_wording_only_when_released(course, tmp_path, bank):
 
 
 def test_feedback_for_unknown_student_is_a_report_error(course, bank):
-    from grader.report.pages import ReportError
+    from grader.report.render import ReportError
 
     with pytest.raises(ReportError, match="no student 'nobody'"):
         _feedback(course, bank, "nobody")
 
 
 def test_feedback_filename_is_safe_and_unique():
-    from grader.report.pages import feedback_filename
+    from grader.report.render import feedback_filename
 
     assert feedback_filename("alice") == "alice.html"
     assert feedback_filename("a.b@uni-x_1") == "a.b@uni-x_1.html"
@@ -419,7 +424,7 @@ def test_feedback_filename_is_safe_and_unique():
 # --------------------------------------------------------------------------- templates
 
 def test_course_templates_override_shipped_ones_by_name(tmp_path, bank):
-    from grader.report.pages import render_report
+    from grader.report.class_report import render_report
 
     course = build_course(tmp_path / "custom", bank)
     (course.templates_dir / "partials").mkdir(parents=True)
@@ -430,7 +435,7 @@ def test_course_templates_override_shipped_ones_by_name(tmp_path, bank):
         "{% macro score_badge(score, max_score, overridden=False) %}"
         "[{{ score }} of {{ max_score }}]{% endmacro %}",
         encoding="utf-8")
-    html = render_report(course, bank)
+    html = render_report(course, bank, _snapshot(course, bank))
     assert '<p id="custom">CUSTOM REPORT for 6 students</p>' in html
     assert "<style>" in html                                            # the shipped base.html still applies
     page = _feedback(course, bank, "alice")
@@ -438,42 +443,43 @@ def test_course_templates_override_shipped_ones_by_name(tmp_path, bank):
 
 
 def test_a_broken_course_template_is_a_one_line_report_error(tmp_path, bank):
-    from grader.report.pages import ReportError, render_report
+    from grader.report.class_report import render_report
+    from grader.report.render import ReportError
 
     course = build_course(tmp_path / "broken", bank)
     course.templates_dir.mkdir()
     (course.templates_dir / "report.html").write_text("{% extends 'base.html' %}\n{% block content %}{{ nope }}",
                                                       encoding="utf-8")
     with pytest.raises(ReportError, match=r"report.html, line 2: .*templates/ folder"):
-        render_report(course, bank)
+        render_report(course, bank, _snapshot(course, bank))
     (course.templates_dir / "report.html").write_text("{{ no_such_name }}", encoding="utf-8")
     with pytest.raises(ReportError, match="'no_such_name' is undefined"):
-        render_report(course, bank)
+        render_report(course, bank, _snapshot(course, bank))
 
 
 def test_an_empty_gradebook_still_renders(tmp_path, bank):
-    from grader.report.pages import render_report
+    from grader.report.class_report import render_report
 
     course = init_course(tmp_path / "empty")
-    html = render_report(course, bank)
+    html = render_report(course, bank, _snapshot(course, bank))
     assert "0 of 0 students graded" in html and "No graded students yet." in html
     assert "No grading runs recorded." in html
 
 
 def test_an_unreadable_series_costs_only_the_window_plots(tmp_path, bank):
-    from grader.report.pages import render_report
+    from grader.report.class_report import render_report
 
     course = build_course(tmp_path / "noseries", bank)
     config = course.root / "course.toml"
     config.write_text(config.read_text(encoding="utf-8").replace('source = "synthetic"', 'source = "csv"')
                       .replace('path = ""', 'path = "missing.csv"'), encoding="utf-8")
-    html = render_report(open_course(course.root), bank)
+    html = render_report(open_course(course.root), bank, _snapshot(course, bank))
     assert "the course series cannot be read" in html and "missing.csv" in html
     assert 'id="leaderboard-table-q4_forecaster"' in html and "window-plot-" not in html
 
 
 def test_message_shape_groups_wordings_that_differ_in_names_and_numbers():
-    from grader.report.pages import message_shape
+    from grader.report.render import message_shape
 
     a = message_shape("layer 2 'lstm_1' (LSTM) has return_sequences=False")
     b = message_shape("layer 3 'my_lstm' (LSTM) has return_sequences=False")
@@ -540,9 +546,11 @@ def test_feedback_command_errors_are_one_line(course):
 
 def test_rendering_never_imports_tensorflow(course):
     code = ("import sys; from pathlib import Path; from grader.core.course import open_course; "
-            "from grader.core.bank import default_bank; from grader.report.pages import write_report; "
-            f"write_report(open_course({str(course.root)!r}), default_bank(), "
-            f"Path({str(course.root / 'tf')!r}) / 'r.html'); "
+            "from grader.core.bank import default_bank; from grader.report.class_report import write_report; "
+            "from grader.store.gradebook import Gradebook; "
+            f"course = open_course({str(course.root)!r}); "
+            "snapshot = Gradebook(course.db_url).snapshot(default_bank()); "
+            f"write_report(course, default_bank(), Path({str(course.root / 'tf')!r}) / 'r.html', snapshot); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             cwd=Path(__file__).resolve().parents[1])

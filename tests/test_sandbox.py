@@ -15,18 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox.process import (
-    Limits,
+from grader.sandbox.errors import (
     MemoryExceeded,
     SandboxError,
     TaskFailed,
     TaskTimeout,
-    Worker,
     WorkerCrashed,
-    WorkerPool,
     WorkerStartFailed,
-    run_once,
 )
+from grader.sandbox.limits import Limits
+from grader.sandbox.pool import WorkerPool, run_once
+from grader.sandbox.process import Worker
 
 REPO = Path(__file__).resolve().parent.parent
 OPS = "tests.sandbox_ops"

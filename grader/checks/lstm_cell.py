@@ -1,4 +1,5 @@
-"""The q6 numeric check: random LSTM cases drawn and answered in the grader, never in the sandbox.
+"""The q6 rules: ``lstm_step``'s signature, and the numeric check on random LSTM cases drawn and
+answered in the grader, never in the sandbox.
 
 The student's ``lstm_step`` runs in a fresh sandboxed process that receives the
 *inputs* of each case and nothing else. The expected ``(h, c)`` are computed here,
@@ -18,11 +19,16 @@ contents of files it managed to read.
 from __future__ import annotations
 
 import builtins
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+
+from grader.checks.evidence import Evidence
+from grader.core.errors import GraderError
+from grader.core.results import Outcome
 
 TOLERANCE = 1e-5
 ARGUMENTS = ("x", "h", "c", "kernel", "recurrent_kernel", "bias")
@@ -104,7 +110,7 @@ def draw_cases(seed: int | None = None) -> LstmCases:
 
 # --------------------------------------------------------------------------- reading the sandbox's reply
 
-class MalformedReply(ValueError):
+class MalformedReply(GraderError, ValueError):
     """The sandbox's reply is not what the run_lstm_step op returns; the student sees one fixed line."""
 
 
@@ -254,3 +260,51 @@ def mistake_hint(case: LstmCase, h: np.ndarray, c: np.ndarray) -> str:
             if np.allclose(h, gh, atol=1e-4) and np.allclose(c, gc, atol=1e-4):
                 return hint
     return "check the gate order (i, f, c, o), the sigmoid gates, the tanh candidate, and h = o * tanh(c)"
+
+
+# --------------------------------------------------------------------------- the rules
+
+def lstm_step_signature(ev: Evidence, task: Any) -> Outcome:
+    """The file defines lstm_step callable with the six contract arguments."""
+    source = ev.source or {}
+    if source.get("error"):
+        return Outcome.fail(str(source["error"]))
+    function = (source.get("functions") or {}).get("lstm_step")
+    wanted = f"lstm_step({', '.join(ARGUMENTS)})"
+    if function is None:
+        return Outcome.fail(f"{task.file} defines no top-level function {wanted}")
+    positional, defaults, varargs = function["positional"], function["defaults"], function["varargs"]
+    required = positional - defaults
+    if required > 6 or (positional < 6 and not varargs):
+        return Outcome.fail(f"lstm_step takes {positional} positional argument(s) ({', '.join(function.get('names', []))}): "
+                            f"the contract calls it as {wanted}")
+    return Outcome.ok(f"{wanted} is defined")
+
+
+def lstm_step_matches_keras(ev: Evidence, task: Any) -> Outcome:
+    """lstm_step agrees with Keras's LSTM cell on random inputs and weights.
+
+    The cases' seed is kept in the details (``cases_seed``) so that an instructor can
+    reproduce a grading; it is never part of the message.
+    """
+    probe = ev.probe or {}
+    seed = {"cases_seed": probe["seed"]} if "seed" in probe else {}
+    if probe.get("error"):
+        return Outcome.fail(str(probe["error"]), **seed)
+    cases = probe.get("cases") or []
+    if not cases:
+        return Outcome.error("lstm_step was not run (no probe result)")
+    tolerance = probe.get("tolerance", 1e-5)
+    for number, case in enumerate(cases, 1):
+        if case.get("error"):
+            return Outcome.fail(f"case {number}: {case['error']}", **seed)
+        worst = max(case["h_error"], case["c_error"])
+        if not math.isfinite(worst) or worst > tolerance:
+            which = "h" if not math.isfinite(case["h_error"]) or case["h_error"] >= case["c_error"] else "c"
+            hint = case.get("hint") or "check the gate order (i, f, c, o), the sigmoid gates, and h = o * tanh(c)"
+            return Outcome.fail(f"case {number} (batch {case['batch']}, input {case['input_dim']}, units "
+                                f"{case['units']}): {which} differs from Keras's LSTM cell by up to {worst:.3g} "
+                                f"(tolerance {tolerance:g}): {hint}", worst=worst, **seed)
+    worst = max(max(c["h_error"], c["c_error"]) for c in cases)
+    return Outcome.ok(f"matches Keras's LSTM cell on {len(cases)} random cases (max error {worst:.1e})",
+                      worst=worst, **seed)

@@ -36,7 +36,7 @@ File shape (``questions/q3.toml``)::
 
 A phrasing is a conjunction of terms joined by `` + ``; a term lists
 alternatives joined by ``|``. A sentence states the phrasing when every term
-has an alternative in it (after normalisation, see ``grader.prose.scoring``).
+has an alternative in it (after normalisation, see ``grader.prose.text``).
 
 Every question is worth :data:`QUESTION_POINTS` in total: prose points plus the
 points of all its task checks.
@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from grader.core.contract import CHECK_CATALOGUE, FORECAST_KINDS
+from grader.core.errors import GraderError
 from grader.core.resources import questions_dir
 
 QUESTION_POINTS = 10.0
@@ -58,7 +60,6 @@ TASK_KINDS = frozenset({
     "seq2seq", "seq2vec", "vec2seq", "deep_seq2seq", "deep_seq2vec", "forecaster",
     "stable_forecaster", "conv_forecaster", "video_classifier", "lstm_cell",
 })
-FORECAST_KINDS = frozenset({"forecaster", "stable_forecaster", "conv_forecaster"})
 FORECAST_ANCHORS = frozenset({"reference", "seasonal_naive", "naive"})
 
 _TOP_KEYS = {"id", "number", "title", "version", "prompt", "prose", "tasks"}
@@ -69,34 +70,36 @@ _TASK_KEYS = {"id", "file", "kind", "contract", "checks", "forecast"}
 _FORECAST_KEYS = {"full_credit_at", "zero_credit_at"}
 
 
-class BankError(ValueError):
+class BankError(GraderError, ValueError):
     """A question definition is malformed; the message names the file and field."""
 
 
 @dataclass(frozen=True)
-class KeyPoint:
+class RubricItem:
+    """A statement the rubric looks for: its id, its model wording and the phrasings that state it."""
+
     id: str
-    weight: float
     text: str
     phrasings: tuple[str, ...]
 
     @property
     def label(self) -> str:
-        """The point's short name ("unstable gradients"): what a student sees before answers are released."""
+        """The short name ("unstable gradients"): what a student sees before the answers are released."""
         return self.id.replace("_", " ")
 
 
 @dataclass(frozen=True)
-class Contradiction:
-    id: str
-    penalty: float
-    text: str
-    phrasings: tuple[str, ...]
+class KeyPoint(RubricItem):
+    """A point a good answer makes, worth ``weight`` shares of the prose points."""
 
-    @property
-    def label(self) -> str:
-        """The contradiction's short name, shown before answers are released."""
-        return self.id.replace("_", " ")
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Contradiction(RubricItem):
+    """A wrong claim, costing ``penalty`` (a share of the prose points) when an answer makes it."""
+
+    penalty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -152,14 +155,13 @@ class Bank:
     questions: tuple[Question, ...]
 
     def question(self, qid: str) -> Question:
+        """The question ``Q3`` (also ``q3`` or ``3``); KeyError naming the known ones otherwise."""
         wanted = qid.strip().upper()
-        if wanted.isdigit():
-            wanted = f"Q{wanted}"
-        for question in self.questions:
-            if question.id == wanted:
-                return question
-        known = ", ".join(q.id for q in self.questions)
-        raise KeyError(f"no question '{qid}' in the bank (known: {known})")
+        by_id = {question.id: question for question in self.questions}
+        found = by_id.get(f"Q{wanted}" if wanted.isdigit() else wanted)
+        if found is None:
+            raise KeyError(f"no question '{qid}' in the bank (known: {', '.join(by_id)})")
+        return found
 
     @property
     def tasks(self) -> tuple[Task, ...]:
@@ -178,6 +180,36 @@ class Bank:
     @property
     def points(self) -> float:
         return round(sum(q.points for q in self.questions), 4)
+
+    def resolve_task(self, name: str) -> str:
+        """The task id ``name`` means: a task id (``q3_deep_seq2seq``), a prose task (``q3_prose``) or a
+        question id (``Q3``, meaning its prose part). Raises :class:`BankError` naming the known tasks."""
+        text = name.strip()
+        if text[:1] in "qQ" and text[1:].isdigit():
+            try:
+                return self.question(text).prose_task
+            except KeyError as exc:
+                raise BankError(str(exc.args[0])) from None
+        if text not in self.task_points():
+            raise BankError(f"unknown task '{name}' (tasks: {', '.join(sorted(self.task_points()))})")
+        return text
+
+    def task_points(self) -> dict[str, float]:
+        """Every gradable task id, model and prose alike, with its points."""
+        return {t.id: t.points for t in self.tasks} | {q.prose_task: q.prose_points for q in self.questions}
+
+    def max_points(self, task_id: str) -> float:
+        """The points of one task (model or prose); :class:`BankError` for an unknown one."""
+        return self.task_points()[self.resolve_task(task_id)]
+
+    def task_order(self) -> dict[str, tuple[int, int]]:
+        """Task id -> (question number, position): the one order every listing uses.
+
+        Within a question the model tasks come first, in the bank's order, then the prose answer.
+        """
+        order = {task.id: (q.number, i) for q in self.questions for i, task in enumerate(q.tasks)}
+        order.update({q.prose_task: (q.number, len(q.tasks)) for q in self.questions})
+        return order
 
 
 def _fail(source: str, where: str, message: str) -> BankError:
@@ -212,7 +244,6 @@ def _phrasings(data: dict, source: str, where: str) -> tuple[str, ...]:
 
 def parse_question(data: dict, source: str) -> Question:
     """Validate one decoded TOML definition; raise :class:`BankError` naming the field."""
-    from grader.checks.rules import CHECKS  # names only; importing checks does not import TensorFlow
     from reference_models import BUILDERS
 
     _no_unknown(data, _TOP_KEYS, source, "")
@@ -239,9 +270,9 @@ def parse_question(data: dict, source: str) -> Question:
         weight = float(_require(point, "weight", (int, float), source, where))
         if weight <= 0:
             raise _fail(source, f"{where}weight", "must be positive")
-        key_points.append(KeyPoint(_require(point, "id", str, source, where), weight,
+        key_points.append(KeyPoint(_require(point, "id", str, source, where),
                                    _require(point, "text", str, source, where),
-                                   _phrasings(point, source, where)))
+                                   _phrasings(point, source, where), weight=weight))
     if prose_points > 0 and not 3 <= len(key_points) <= 6:
         raise _fail(source, "prose.key_points", f"expected 3 to 6 key points, got {len(key_points)}")
     contradictions = []
@@ -251,9 +282,9 @@ def parse_question(data: dict, source: str) -> Question:
         penalty = float(_require(item, "penalty", (int, float), source, where))
         if not 0 < penalty <= 1:
             raise _fail(source, f"{where}penalty", "must be a share of the prose points in (0, 1]")
-        contradictions.append(Contradiction(_require(item, "id", str, source, where), penalty,
+        contradictions.append(Contradiction(_require(item, "id", str, source, where),
                                             _require(item, "text", str, source, where),
-                                            _phrasings(item, source, where)))
+                                            _phrasings(item, source, where), penalty=penalty))
 
     tasks = []
     for i, raw in enumerate(data.get("tasks", [])):
@@ -271,8 +302,8 @@ def parse_question(data: dict, source: str) -> Question:
         checks_raw = _require(raw, "checks", dict, source, where)
         checks = []
         for name, points in checks_raw.items():
-            if name not in CHECKS:
-                raise _fail(source, f"{where}checks.{name}", f"unknown check (known: {', '.join(sorted(CHECKS))})")
+            if name not in CHECK_CATALOGUE:
+                raise _fail(source, f"{where}checks.{name}", f"unknown check (known: {', '.join(sorted(CHECK_CATALOGUE))})")
             if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
                 raise _fail(source, f"{where}checks.{name}", "points must be a positive number")
             checks.append((name, float(points)))

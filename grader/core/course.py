@@ -43,10 +43,13 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from grader.core.errors import GraderError
 
 CONFIG_NAME = "course.toml"
 DB_NAME = "grader.db"
@@ -107,7 +110,20 @@ forecast_plots = false
 '''
 
 
-class CourseError(ValueError):
+# Seeds printed in the README and the source: the held-out part of their series is public.
+PUBLISHED_SEEDS = frozenset({20240607})
+DEMO_SEED = 20240607
+
+
+def fresh_seed() -> int:
+    """A seed for a course's synthetic series that nobody else knows."""
+    while True:
+        seed = secrets.randbelow(2**62)
+        if seed not in PUBLISHED_SEEDS:
+            return seed
+
+
+class CourseError(GraderError, ValueError):
     """The course folder or its config is unusable; the message says how to fix it."""
 
 
@@ -205,8 +221,6 @@ def init_course(directory: str | os.PathLike | None = None, *, name: str | None 
     can be reproduced.
     """
     import json
-
-    from grader.grading.secrecy import DEMO_SEED, fresh_seed
 
     root = resolve_root(directory)
     root.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,7 @@ class CheckResult:
     visibility: Visibility = "visible"
     details: dict[str, Any] = field(default_factory=dict)
     needs_review: bool = False
+    evidence: Any = None        # what a reviewer reads beside the result (JSON), e.g. the answer text
 
     def __post_init__(self) -> None:
         # Status follows the score (see status_for); only "error" is taken as given.
@@ -119,6 +120,7 @@ class CheckResult:
             score=float(data["score"]), max_score=float(data["max_score"]),
             output=data.get("output", ""), visibility=data.get("visibility", "visible"),
             details=dict(data.get("details") or {}), needs_review=bool(data.get("needs_review", False)),
+            evidence=data.get("evidence"),
         )
 
 

@@ -20,7 +20,8 @@ from grader.core.course import Course
 from grader.static.description import ModelDescription
 from grader.forecast.metrics import (DEFAULT_WINDOW, ForecastError, accuracy_fraction, evaluate, held_out_windows,
                                 normalise_predictions)
-from grader.forecast.references import read_manifest
+from grader.forecast.baselines import task_baselines
+from grader.forecast.manifest import read_manifest
 from grader.forecast.series import Series, series_from_config
 
 
@@ -70,7 +71,7 @@ class ForecastEvaluator:
             windows = self._windows(window)
         except ForecastError as exc:
             return {"error": f"a window of {window} days does not fit before the held-out period: {exc}"}
-        from grader.grading.checking import PredictFailed
+        from grader.sandbox.prober import PredictFailed
 
         try:
             raw = np.asarray(prober.predict(path, windows.inputs))
@@ -87,7 +88,6 @@ class ForecastEvaluator:
             zero = self.anchor_mae(task, task.zero_credit_at, evaluation)
         except ForecastError as exc:
             return {"grader_error": str(exc), "probe": probe}
-        reference = self.manifest.get("tasks", {}).get(task.id, {})
         forecast = normalise_predictions(np.asarray(raw), evaluation.n_windows) * self.series.scale
         origins = windows.origins
         picks = sorted({0, len(origins) // 3, (2 * len(origins)) // 3, len(origins) - 1})
@@ -103,11 +103,7 @@ class ForecastEvaluator:
             "window": window,
             "full_credit_mae": full,
             "zero_credit_mae": zero,
-            "baselines": {
-                "naive": {"mae": evaluation.naive.mae, "mase": evaluation.naive.mase},
-                "seasonal_naive": {"mae": evaluation.seasonal_naive.mae, "mase": evaluation.seasonal_naive.mase},
-                "reference": {"mae": reference.get("mae"), "mase": reference.get("mase")},
-            },
+            "baselines": task_baselines(self.manifest, task.id, evaluation),
             "test_start": evaluation.test_start,
             "test_end": evaluation.test_end,
             "samples": samples,

@@ -24,14 +24,14 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from grader.core.contract import DEFAULT_WINDOW, HORIZON
+from grader.core.errors import GraderError
 from grader.forecast.series import DayLike, Series, split
 
-HORIZON = 7
-DEFAULT_WINDOW = 56
 SEASON = 7
 
 
-class ForecastError(ValueError):
+class ForecastError(GraderError, ValueError):
     """Forecasts cannot be scored as asked; the message says why."""
 
 

@@ -24,36 +24,38 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from grader.core.course import DEFAULT_CONFIG
+from grader.core.errors import GraderError
 
 DayLike = str | dt.date | np.datetime64
 
 EXPORTABLE_PARTS = ("train", "valid")
 PART_KEYS = ("train", "valid", "test")
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+# The date formats 'auto' recognises; named groups let one parser read either order.
+_ISO_DATE = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})$")
+_US_DATE = re.compile(r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})$")
+
+
+def _parse_date(pattern: re.Pattern[str], text: str) -> dt.date:
+    """The date ``text`` spells in ``pattern``'s ``year`` / ``month`` / ``day`` groups; ValueError otherwise."""
+    match = pattern.match(text)
+    if not match:
+        raise ValueError(text)
+    return dt.date(int(match["year"]), int(match["month"]), int(match["day"]))
 
 
 def _parse_iso(text: str) -> dt.date:
-    match = _ISO_DATE.match(text)
-    if not match:
-        raise ValueError(text)
-    year, month, day = match.groups()
-    return dt.date(int(year), int(month), int(day))
+    return _parse_date(_ISO_DATE, text)
 
 
 def _parse_us(text: str) -> dt.date:
-    match = _US_DATE.match(text)
-    if not match:
-        raise ValueError(text)
-    month, day, year = match.groups()
-    return dt.date(int(year), int(month), int(day))
+    return _parse_date(_US_DATE, text)
 
 
 _AUTO_FORMATS = ((_ISO_DATE, _parse_iso, "YYYY-MM-DD"), (_US_DATE, _parse_us, "MM/DD/YYYY"))
 
 
-class SeriesError(ValueError):
+class SeriesError(GraderError, ValueError):
     """The series, its file or its config is unusable; the message says where and how to fix it."""
 
 

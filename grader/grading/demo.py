@@ -130,8 +130,7 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
     from grader.core.bank import default_bank
     from grader.core.course import init_course
     from grader.store.gradebook import Gradebook
-    from grader.grading.grader import run_batch
-    from grader.forecast.references import build_references
+    from grader.grading.grader import build_course_references, run_batch
     from grader.grading.secrecy import demo_notice
 
     course = init_course(directory, name="RNN assignment 7 (demo)", demo=True)
@@ -140,17 +139,18 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
     notice = demo_notice(course)
     if notice:
         log(notice)
-    build_references(course, log=lambda message: log(f"  reference {message}"))
+    build_course_references(course, log=lambda message: log(f"  reference {message}"))
     samples = write_samples(course, bank, course.root / "samples")
     log(f"wrote {len(samples)} sample submissions under {course.root / 'samples'}")
     with Gradebook(course.db_url) as gradebook:
         summary = run_batch(course, bank, gradebook, samples, workers=workers)
         losses = task_losses(gradebook, bank)
+        snapshot = gradebook.snapshot(bank)
     report = None
     try:
-        from grader.report.pages import write_report
+        from grader.report.class_report import write_report
 
-        report = write_report(course, bank, course.root / "report.html")
+        report = write_report(course, bank, course.root / "report.html", snapshot)
     except ImportError:
         pass
     return {"course": course, "summary": summary, "report": report, "losses": losses}
@@ -158,7 +158,7 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
 
 def task_losses(gradebook, bank: Bank) -> dict[str, dict[str, float]]:
     """Student -> {task: points lost} for every task not at full marks (prose tasks included)."""
-    from grader.store.gradebook import task_questions
+    from grader.core.records import task_questions
 
     points = {t.id: t.points for t in bank.tasks} | {q.prose_task: q.prose_points for q in bank.questions}
     losses: dict[str, dict[str, float]] = {}

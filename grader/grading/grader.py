@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from grader import __version__
 from grader.core.bank import Bank
-from grader.grading.checking import SandboxProber, check_submission
+from grader.grading.checking import check_submission
+from grader.sandbox.prober import SandboxProber
 from grader.core.course import Course
 from grader.store.gradebook import Gradebook
 from grader.grading.intake import IntakeError, SubmissionStore, read_submission, student_id_from_path
@@ -43,11 +44,21 @@ def require_ready(course: Course) -> None:
     Raises :class:`grader.core.course.CourseError` (its subclasses ``SecrecyError`` and
     ``ReferencesMissing``) with one line that says the fix.
     """
-    from grader.forecast.references import require_built
+    from grader.forecast.manifest import require_built
     from grader.grading.secrecy import require_secret_heldout
 
     require_secret_heldout(course)
     require_built(course)
+
+
+def build_course_references(course: Course, **options: Any) -> dict[str, Any]:
+    """Build the course's reference models (see ``build_references`` for ``options``), after
+    refusing a course whose held-out data is not private (``SecrecyError``)."""
+    from grader.forecast.references import build_references
+    from grader.grading.secrecy import require_secret_heldout
+
+    require_secret_heldout(course)
+    return build_references(course, **options)
 
 
 def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str, *, force: bool = False) -> int:
@@ -56,8 +67,8 @@ def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str
     Returns the submission id. Raises ``CourseError`` (see :func:`require_ready`) or
     ``GradebookError`` when the student has no submission.
     """
-    from grader.grading.checking import SandboxProber
-    from grader.store.gradebook import GradebookError
+    from grader.sandbox.prober import SandboxProber
+    from grader.store.errors import GradebookError
 
     require_ready(course)
     try:
@@ -78,7 +89,7 @@ def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str
 
 
 def current_versions(course: Course, bank: Bank) -> Versions:
-    from grader.forecast.references import reference_versions
+    from grader.forecast.manifest import reference_versions
 
     return Versions(__version__, bank.versions, reference_versions(course))
 
@@ -110,23 +121,22 @@ class BatchSummary:
         return sum(graded) / len(graded) if graded else None
 
 
-def prose_results(bank: Bank, folder: Path) -> tuple[list[CheckResult], dict[str, bool], dict[str, Any]]:
+def prose_results(bank: Bank, folder: Path) -> list[CheckResult]:
     """Prose results for every question with prose points, from ``folder/answers.md``."""
     from grader.prose import scoring as prose
+    from grader.prose.answers import read_answers
 
     path = folder / "answers.md"
     parsed = None
     problem = None
     if path.exists():
         try:
-            parsed = prose.read_answers(path)
+            parsed = read_answers(path)
         except ValueError as exc:
             problem = str(exc)
     else:
         problem = "answers.md is missing: the prose answers could not be graded"
     results: list[CheckResult] = []
-    review: dict[str, bool] = {}
-    evidence: dict[str, Any] = {}
     for question in bank.questions:
         if question.prose_points <= 0:
             continue
@@ -134,18 +144,14 @@ def prose_results(bank: Bank, folder: Path) -> tuple[list[CheckResult], dict[str
             results.append(CheckResult(question.prose_task, "rubric", ERROR, 0.0, question.prose_points,
                                        problem or "answers.md could not be read"))
             continue
-        result, proof = prose.prose_results(question, parsed.answer(question.id))
-        results.append(result)
-        review[question.prose_task] = bool(proof.get("needs_review", False))
-        evidence[question.prose_task] = proof
-    return results, review, evidence
+        results.append(prose.prose_results(question, parsed.answer(question.id)))
+    return results
 
 
-def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any) -> tuple[list[CheckResult], dict, dict]:
+def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any) -> list[CheckResult]:
     """Every result for the submission files in ``folder``: models, forecasts and prose."""
     checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True)
-    prose, review, evidence = prose_results(bank, folder)
-    return checked.results + prose, review, evidence
+    return checked.results + prose_results(bank, folder)
 
 
 class Grader:
@@ -171,6 +177,19 @@ class Grader:
 
     # -- intake
 
+    def _latest(self, student: str):
+        """The student's latest submission, None for a student the gradebook does not know yet.
+
+        Only an unknown student means "no previous submission": any other gradebook error
+        (a locked database, a broken schema) propagates, so it can never record a duplicate.
+        """
+        from grader.store.errors import NoStudent
+
+        try:
+            return self.gradebook.latest_submission(student)
+        except NoStudent:
+            return None
+
     def submit(self, path: Path, student: str | None = None) -> tuple[str, int, bool]:
         """Store ``path`` (folder or zip) for ``student``; returns (student, submission id, is new).
 
@@ -179,10 +198,7 @@ class Grader:
         student = student or student_id_from_path(path)
         files = read_submission(path)
         content = files.content_hash
-        try:
-            latest = self.gradebook.latest_submission(student)
-        except Exception:
-            latest = None
+        latest = self._latest(student)
         if latest is not None and latest.content_hash == content:
             return student, latest.id, False
         manifest = self.store.store(files)
@@ -206,8 +222,8 @@ class Grader:
         manifest = self.store.load_manifest(submission.content_hash)
         with tempfile.TemporaryDirectory(prefix="grader-grade-") as tmp:
             folder = self.store.materialize(manifest, Path(tmp) / "submission")
-            results, review, evidence = grade_folder(folder, self.course, self.bank, prober, self.forecast)
-        self.gradebook.record_results(submission_id, run_id, results, needs_review=review, evidence=evidence)
+            results = grade_folder(folder, self.course, self.bank, prober, self.forecast)
+        self.gradebook.record_results(submission_id, run_id, results)
         return results
 
     def record_failure(self, student: str, source: Path, message: str, run_id: int) -> None:
@@ -220,10 +236,7 @@ class Grader:
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
         content = digest.hexdigest()
-        try:
-            latest = self.gradebook.latest_submission(student)
-        except Exception:
-            latest = None
+        latest = self._latest(student)
         if latest is not None and latest.content_hash == content and self.gradebook.current_results(latest.id):
             return   # already recorded by an earlier run: a rerun adds nothing
         submission_id = latest.id if latest is not None and latest.content_hash == content else \
@@ -246,7 +259,8 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
 
     Refuses the whole batch up front (``CourseError``) when :func:`require_ready` does.
     """
-    from grader.sandbox.process import Limits, WorkerPool
+    from grader.sandbox.limits import Limits
+    from grader.sandbox.pool import WorkerPool
 
     require_ready(course)
     workers = max(1, workers or os.cpu_count() or 1)

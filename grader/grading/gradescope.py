@@ -79,7 +79,7 @@ def exposure(course: Course) -> list[str]:
     course folder or read the series; the held-out data must be private (see
     :mod:`grader.grading.secrecy`).
     """
-    from grader.sandbox.process import sandbox_user
+    from grader.sandbox.isolation import sandbox_user
     from grader.grading.secrecy import heldout_problems, sandbox_can_read
 
     problems = heldout_problems(course)
@@ -108,10 +108,30 @@ def refused_results(problems: list[str]) -> dict[str, Any]:
             "extra_data": {"refused": True, "problems": len(problems)}}
 
 
+def run_autograder(course: Course, bank: Bank, submission: Path, results: Path) -> list[str]:
+    """What ``run_autograder`` does: write ``results`` for ``submission``; returns the refusal reasons.
+
+    A course exposed to student code (see :func:`exposure`) is not graded at all: the
+    results say so to the student, and the reasons are returned for the instructor's log.
+    A missing submission folder scores 0 with a message; anything else is graded.
+    """
+    problems = exposure(course)
+    if problems:
+        write_results(refused_results(problems), results)
+        return problems
+    if not submission.exists():
+        content = {"score": 0.0, "execution_time": 0.0, "tests": [],
+                   "output": "no submission was found: upload your files again"}
+    else:
+        content = grade_for_gradescope(submission, course, bank)
+    write_results(content, results)
+    return []
+
+
 def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[str, Any]:
     """Grade one submission folder and return Gradescope's results.json content."""
     from grader.forecast.evaluation import ForecastEvaluator, UnavailableEvaluator
-    from grader.grading.checking import SandboxProber
+    from grader.sandbox.prober import SandboxProber
     from grader.grading.grader import grade_folder
     from grader.grading.intake import IntakeError, read_submission
     from grader.grading.self_check import materialize_files
@@ -133,7 +153,7 @@ def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[s
         else:
             note = ""
         with SandboxProber(course.limits) as prober:
-            results, _, _ = grade_folder(folder, course, bank, prober, evaluator)
+            results = grade_folder(folder, course, bank, prober, evaluator)
     output = "\n".join(filter(None, [*files.problems, note])) or "Graded by rnn-grader."
     return gradescope_results([r.to_dict() for r in results], bank,
                               execution_time=time.perf_counter() - started, output=output)
@@ -169,10 +189,9 @@ def _source_files() -> dict[str, Path]:
 def build_package(course: Course, out: Path) -> Path:
     """Write the Gradescope autograder bundle (setup.sh, run_autograder, course, source) to ``out``."""
     from grader import __version__
-    from grader.forecast.references import read_manifest
+    from grader.forecast.manifest import require_built
 
-    if not read_manifest(course).get("tasks"):
-        raise ValueError(f"the reference models are not built: run 'grader reference build --course {course.root}'")
+    require_built(course)
     sources = _source_files()
     packages = sorted({str(Path(rel).parent).replace("/", ".") for rel in sources if rel.endswith(".py")}
                       | {"grader.questions", "grader.templates"})

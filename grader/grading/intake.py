@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from grader.core.errors import GraderError
+
 CHUNK = 1 << 16
 MiB = 1 << 20
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
@@ -45,7 +47,7 @@ _STUDENT_ID = re.compile(r"[A-Za-z0-9@_-][A-Za-z0-9._@-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class IntakeError(ValueError):
+class IntakeError(GraderError, ValueError):
     """A submission cannot be taken in; the message is one line naming the file and the reason."""
 
 

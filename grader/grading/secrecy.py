@@ -20,26 +20,14 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
-from grader.core.course import CONFIG_NAME, Course, CourseError
-
-PUBLISHED_SEEDS = frozenset({20240607})
-DEMO_SEED = 20240607
+from grader.core.course import CONFIG_NAME, PUBLISHED_SEEDS, Course, CourseError, fresh_seed
 
 
 class SecrecyError(CourseError):
     """The course would expose held-out data or private files to student code; the message says the fix."""
-
-
-def fresh_seed() -> int:
-    """A seed for a course's synthetic series that nobody else knows."""
-    while True:
-        seed = secrets.randbelow(2**62)
-        if seed not in PUBLISHED_SEEDS:
-            return seed
 
 
 def _others_can_reach(path: Path) -> bool:

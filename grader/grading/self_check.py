@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.core.bank import Bank
-from grader.grading.checking import SandboxProber, check_submission
+from grader.grading.checking import check_submission
+from grader.sandbox.prober import SandboxProber
 from grader.core.course import Course
 from grader.grading.intake import read_submission
 from grader.core.results import total
@@ -31,7 +32,7 @@ def materialize_files(files: dict[str, bytes], dest: Path) -> Path:
 
 def answers_notes(folder: Path, bank: Bank) -> list[str]:
     """One line per answers.md problem: missing file or missing / empty sections."""
-    from grader.prose.scoring import read_answers, section_status
+    from grader.prose.answers import read_answers, section_status
 
     path = folder / "answers.md"
     if not path.exists():

@@ -1,10 +1,11 @@
 """Grade exports: one CSV for the class, Gradescope ``results.json`` per submission.
 
-Both read the gradebook's effective scores (a manual override wins over the
-auto score). The Gradescope shape follows its autograder specification:
-a top-level ``score``, ``execution_time``, ``output`` and a ``tests`` list of
-``name``, ``number``, ``score``, ``max_score``, ``status`` (passed / failed),
-``output`` and ``visibility``; hidden checks are ``after_published``.
+Both read a :class:`~grader.core.records.ClassSnapshot` of the gradebook and
+its effective scores (a manual override wins over the auto score). The
+Gradescope shape follows its autograder specification: a top-level ``score``,
+``execution_time``, ``output`` and a ``tests`` list of ``name``, ``number``,
+``score``, ``max_score``, ``status`` (passed / failed), ``output`` and
+``visibility``; hidden checks are ``after_published``.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from grader.core.bank import Bank
-from grader.store.gradebook import Gradebook, task_questions
+from grader.core.records import ClassSnapshot
 
 
-def csv_rows(gradebook: Gradebook, bank: Bank) -> tuple[list[str], list[list[Any]]]:
+def csv_rows(snapshot: ClassSnapshot, bank: Bank) -> tuple[list[str], list[list[Any]]]:
     """Header and one row per student: id, per-question scores, total, max."""
     questions = [q.id for q in bank.questions]
     header = ["student_id"] + questions + ["total", "max"]
     rows = []
-    for summary in gradebook.class_summary(task_questions(bank)):
+    for summary in snapshot.summaries:
         per_question = summary.get("questions", {})
         row: list[Any] = [summary["student_id"]]
         for qid in questions:
@@ -35,8 +36,9 @@ def csv_rows(gradebook: Gradebook, bank: Bank) -> tuple[list[str], list[list[Any
     return header, rows
 
 
-def export_csv(gradebook: Gradebook, bank: Bank) -> str:
-    header, rows = csv_rows(gradebook, bank)
+def export_csv(snapshot: ClassSnapshot, bank: Bank) -> str:
+    """The class as CSV text: :func:`csv_rows` with its header."""
+    header, rows = csv_rows(snapshot, bank)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -46,15 +48,18 @@ def export_csv(gradebook: Gradebook, bank: Bank) -> str:
 
 def gradescope_results(rows: list[dict[str, Any]], bank: Bank, *, execution_time: float = 0.0,
                        output: str = "") -> dict[str, Any]:
-    """Gradescope's results.json for one submission's current result rows (effective scores)."""
-    order = {task.id: (q.number, i) for q in bank.questions for i, task in enumerate(q.tasks, 1)}
-    order.update({q.prose_task: (q.number, 0) for q in bank.questions})
+    """Gradescope's results.json for one submission's current result rows.
+
+    ``rows`` are result dicts (:mod:`grader.core.records`) or ``CheckResult.to_dict()``;
+    their ``score`` is the effective score.
+    """
+    order = bank.task_order()
     tests = []
     counters: dict[int, int] = {}
     for row in sorted(rows, key=lambda r: (order.get(r["task"], (99, 99)), r.get("id", 0))):
         question = order.get(row["task"], (0, 0))[0]
         counters[question] = counters.get(question, 0) + 1
-        score = float(row.get("score", row.get("auto_score", 0.0)))
+        score = float(row["score"])
         max_score = float(row["max_score"])
         text = row.get("output") or ""
         if row.get("overridden"):
@@ -76,19 +81,17 @@ def gradescope_results(rows: list[dict[str, Any]], bank: Bank, *, execution_time
     }
 
 
-def export_gradescope(gradebook: Gradebook, bank: Bank, out_dir: Path) -> list[Path]:
+def export_gradescope(snapshot: ClassSnapshot, bank: Bank, out_dir: Path) -> list[Path]:
     """Write ``<out_dir>/<student>/results.json`` for every student's latest graded submission."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for student in gradebook.students():
-        submission = gradebook.latest_submission(student.id)
-        if submission is None:
+    for summary in snapshot.summaries:
+        student, submission = summary["student_id"], summary["submission_id"]
+        rows = snapshot.results.get(student, [])
+        if submission is None or not rows:
             continue
-        rows = gradebook.current_results(submission.id)
-        if not rows:
-            continue
-        results = gradescope_results(rows, bank, output=f"Graded submission {submission.id} of {student.id}.")
-        target = out_dir / student.id / "results.json"
+        results = gradescope_results(rows, bank, output=f"Graded submission {submission} of {student}.")
+        target = out_dir / student / "results.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(results, indent=2), encoding="utf-8")
         written.append(target)

@@ -15,13 +15,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from grader.core.errors import GraderError
+
 NPY_HEADER_LIMIT = 4096
 PROBE_REPLY_LIMIT = 16 * 1024
 PREDICT_REPLY_LIMIT = 4 * 1024
 MAX_RANK = 8
 
 
-class UntrustedOutput(ValueError):
+class UntrustedOutput(GraderError, ValueError):
     """What a worker returned is not what its op produces; ``str(e)`` is one line."""
 
 

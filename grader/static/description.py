@@ -1,6 +1,6 @@
 """A plain description of a saved Keras model, read without running it.
 
-Static inspection (``grader.static.inspection``) produces a :class:`ModelDescription`;
+Static inspection (``grader.static.model_file``) produces a :class:`ModelDescription`;
 the checks (``grader.checks.rules``) are pure functions over it. Nothing here imports
 TensorFlow or Keras.
 

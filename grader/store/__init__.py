@@ -1,1 +1,1 @@
-"""The gradebook: schema, records, migrations and the facade over SQLAlchemy."""
+"""The gradebook over SQLAlchemy: its schema, engine, migrations and the ``Gradebook`` facade."""

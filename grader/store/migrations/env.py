@@ -14,7 +14,7 @@ config = context.config
 
 def _target_metadata():
     # Only autogenerate compares against it; revisions never use the models.
-    from grader.store.gradebook import Base
+    from grader.store.schema import Base
 
     return Base.metadata
 
@@ -39,7 +39,7 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    from grader.store.gradebook import make_engine
+    from grader.store.engine import make_engine
 
     engine = make_engine(config.get_main_option("sqlalchemy.url"), write=True)
     try:

@@ -30,7 +30,7 @@ depends_on = None
 
 
 def _fingerprint(content_hash: str, question_versions: dict, reference_versions: dict) -> str:
-    # Frozen copy of grader.store.gradebook.grading_fingerprint as of this revision.
+    # Frozen copy of grader.core.records.grading_fingerprint as of this revision.
     payload = json.dumps({"content": content_hash, "questions": question_versions,
                           "references": reference_versions}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -1,0 +1,29 @@
+"""The hidden rule: partial credit for forecast accuracy on the held-out windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.checks.evidence import Evidence
+from grader.core.results import Outcome
+
+
+def forecast_accuracy(ev: Evidence, task: Any) -> Outcome:
+    """Partial credit between the seasonal-naive and the reference MAE on held-out windows."""
+    forecast = ev.forecast or {}
+    if forecast.get("grader_error"):
+        # The grader could not evaluate (references missing, course broken): not the student's fault.
+        return Outcome.error(f"forecast accuracy could not be evaluated: {forecast['grader_error']}; "
+                             "a person will review this result", needs_review=True)
+    if forecast.get("error"):
+        return Outcome.fail(str(forecast["error"]))
+    if "fraction" not in forecast:
+        return Outcome.error("the forecast was not evaluated", needs_review=True)
+    fraction = float(forecast["fraction"])
+    mae, mase = forecast["mae"], forecast["mase"]
+    full, zero = forecast["full_credit_mae"], forecast["zero_credit_mae"]
+    message = (f"held-out MAE {mae:,.0f} (MASE {mase:.3f}) over {forecast['windows']} windows; full credit at "
+               f"MAE <= {full:,.0f} ({task.full_credit_at.replace('_', '-')}), none at >= {zero:,.0f} "
+               f"({task.zero_credit_at.replace('_', '-')})")
+    status = "passed" if fraction >= 1.0 else "failed"
+    return Outcome(status, message, fraction, {k: v for k, v in forecast.items() if k != "fraction"})
