@@ -1,6 +1,6 @@
 """Time the NumPy side of forecast scoring on the default synthetic series.
 
-Builds the series of ``grader.core.course.DEFAULT_CONFIG``, then times building the
+Builds the series of ``grader.core.config.DEFAULT_CONFIG``, then times building the
 held-out windows, the two baselines and their metrics, and prints the baseline
 table. Run from anywhere::
 
@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # runnable from a source checkout
 
-from grader.core.course import DEFAULT_CONFIG  # noqa: E402
+from grader.core.config import DEFAULT_CONFIG  # noqa: E402
 from grader.forecast.metrics import (  # noqa: E402
     baseline_table, eval_windows, forecast_scores, naive_forecast, seasonal_naive_forecast,
 )

@@ -96,3 +96,29 @@ def test_submit_does_not_mistake_a_locked_gradebook_for_a_new_student(tmp_path, 
 
     with pytest.raises(GradebookError, match="locked"):
         Grader(course, bank, LockedGradebook()).submit(folder, "alice")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[series]\nwindow = "long"\n', r"course.toml: \[series\] window must be a whole number of days >= 7, got 'long'"),
+    ("[limits]\nmemory_mb = -5\n", r"course.toml: \[limits\] memory_mb must be a positive whole number of MiB"),
+    ('[release]\nanswers = "yes"\n', r"course.toml: \[release\] answers must be true or false, got 'yes'"),
+    ("[series]\nwindwo = 56\n", r"course.toml: unknown key 'series.windwo'"),
+    ("[grading]\nx = 1\n", r"course.toml: unknown table or key 'grading'"),
+    ("[course\n", r"course.toml: not valid TOML"),
+])
+def test_course_config_is_validated_once_naming_file_and_key(tmp_path, table, message):
+    from grader.core.course import CourseError, open_course
+
+    (tmp_path / "course.toml").write_text(table)
+    with pytest.raises(CourseError, match=message):
+        open_course(tmp_path)
+
+
+def test_course_config_is_typed(tmp_path):
+    from grader.core.config import LimitsConfig, ReleaseConfig, SeriesConfig
+    from grader.core.course import init_course
+
+    course = init_course(tmp_path / "c")
+    assert isinstance(course.series, SeriesConfig) and course.series.window == 56
+    assert isinstance(course.limits, LimitsConfig) and course.limits.file_mb == 256
+    assert isinstance(course.release, ReleaseConfig) and course.release.answers is False

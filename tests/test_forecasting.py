@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.core.course import DEFAULT_CONFIG
+from grader.core.config import DEFAULT_CONFIG
 from grader.forecast.metrics import (
     DEFAULT_WINDOW, HORIZON, ForecastError, ForecastShapeError, NonFiniteForecastError,
     accuracy_fraction, baseline_table, eval_windows, evaluate, held_out_windows, mae,

@@ -100,7 +100,6 @@ def test_exports_csv_and_gradescope_schema(demo, bank, tmp_path):
 
 def test_forecast_credit_zero_full_and_between(demo, bank, prober, tmp_path):
     import keras
-    import numpy as np
 
     from grader.forecast.evaluation import ForecastEvaluator
     from grader.grading.checking import check_task
@@ -112,7 +111,7 @@ def test_forecast_credit_zero_full_and_between(demo, bank, prober, tmp_path):
     inputs = keras.Input((56, 1))
     seasonal = keras.layers.Reshape((7,))(keras.layers.Cropping1D((49, 0))(inputs))
     entry = evaluator.manifest["tasks"]["q4_forecaster"]
-    gap = (entry["seasonal_naive_mae"] - entry["mae"]) / course.series["scale"]
+    gap = (entry["seasonal_naive_mae"] - entry["mae"]) / course.series.scale
     shifted = keras.layers.Rescaling(1.0, offset=0.5 * gap)(reference(inputs))
     models = {"seasonal": keras.Model(inputs, seasonal), "between": keras.Model(inputs, shifted)}
     fractions = {}

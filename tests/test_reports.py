@@ -59,7 +59,7 @@ def _series_and_windows(series_config: str):
 
 def forecast_details(course: Course, task: str, offset: float) -> dict:
     """forecast_accuracy details as grader.forecast.evaluation writes them, with samples near the actual values."""
-    series, windows = _series_and_windows(json.dumps(course.series, sort_keys=True))
+    series, windows = _series_and_windows(json.dumps(course.series.to_dict(), sort_keys=True))
     n = len(windows.origins)
     picks = sorted({0, n // 3, (2 * n) // 3, n - 1})
     mae = REFERENCE_MAE[task] + offset

@@ -8,7 +8,7 @@ Layout of a course folder::
     grader.db            the SQLite gradebook (unless --db / GRADER_DB names another)
     templates/           optional overrides of the report templates
 
-``course.toml``::
+``course.toml`` (parsed and validated once by :mod:`grader.core.config`)::
 
     [course]
     name = "RNN assignment 7"
@@ -33,6 +33,7 @@ Layout of a course folder::
     task_seconds = 60            # wall clock per sandboxed task
     memory_mb = 4096             # address-space limit of a TensorFlow worker
     plain_memory_mb = 1024       # address-space limit of a worker running student Python
+    file_mb = 256                # largest file a worker may write
 
     [release]
     answers = false              # show reference answers on feedback pages
@@ -41,74 +42,15 @@ Layout of a course folder::
 
 from __future__ import annotations
 
-import copy
 import os
 import secrets
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from grader.core.errors import GraderError
+from grader.core.config import (CONFIG_NAME, DEFAULT_CONFIG_TEXT, CourseConfig, CourseError, LimitsConfig,
+                                ReleaseConfig, SeriesConfig, read_config)
 
-CONFIG_NAME = "course.toml"
 DB_NAME = "grader.db"
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "course": {"name": "RNN assignment 7", "demo": False},
-    "series": {
-        "source": "synthetic",
-        "seed": 20240607,
-        "start": "2012-01-01",
-        "days": 2922,
-        "path": "",
-        "date_column": "service_date",
-        "value_column": "rail_boardings",
-        "date_format": "auto",
-        "scale": 1e6,
-        "train": ["2012-01-01", "2017-12-31"],
-        "valid": ["2018-01-01", "2018-12-31"],
-        "test": ["2019-01-01", "2019-12-31"],
-        "window": 56,
-    },
-    "limits": {"task_seconds": 60, "memory_mb": 4096, "plain_memory_mb": 1024},
-    "release": {"answers": False, "forecast_plots": False},
-}
-
-DEFAULT_CONFIG_TEXT = '''\
-# Course config for the RNN grader. Every key is optional; defaults shown.
-[course]
-name = "RNN assignment 7"
-
-[series]
-# The daily series forecasters are graded on. "synthetic" is generated from
-# the seed, which 'grader init' drew at random for this course: keep it private,
-# or students could regenerate the held-out part.
-source = "synthetic"
-seed = 20240607
-start = "2012-01-01"
-days = 2922
-# For a real series: source = "csv", path = "...", and the columns below.
-path = ""
-date_column = "service_date"
-value_column = "rail_boardings"
-date_format = "auto"
-scale = 1e6
-train = ["2012-01-01", "2017-12-31"]
-valid = ["2018-01-01", "2018-12-31"]
-test = ["2019-01-01", "2019-12-31"]
-window = 56
-
-[limits]
-task_seconds = 60
-memory_mb = 4096
-plain_memory_mb = 1024
-
-[release]
-answers = false
-forecast_plots = false
-'''
-
 
 # Seeds printed in the README and the source: the held-out part of their series is public.
 PUBLISHED_SEEDS = frozenset({20240607})
@@ -123,22 +65,6 @@ def fresh_seed() -> int:
             return seed
 
 
-class CourseError(GraderError, ValueError):
-    """The course folder or its config is unusable; the message says how to fix it."""
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any], where: str = "") -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if key not in base:
-            raise CourseError(f"{CONFIG_NAME}: unknown key '{where}{key}' (known: {', '.join(sorted(base))})")
-        if isinstance(base[key], dict):
-            if not isinstance(value, dict):
-                raise CourseError(f"{CONFIG_NAME}: '{where}{key}' must be a table")
-            merged[key] = _merge(base[key], value, f"{where}{key}.")
-        else:
-            merged[key] = value
-    return merged
 
 
 @dataclass(frozen=True)
@@ -146,8 +72,17 @@ class Course:
     """An opened course folder."""
 
     root: Path
-    config: dict[str, Any]
+    config: CourseConfig
     db_url: str
+    # The config's parts, for short access: course.series.window, course.release.answers ...
+    name: str = field(init=False)
+    series: SeriesConfig = field(init=False)
+    limits: LimitsConfig = field(init=False)
+    release: ReleaseConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        for part in ("name", "series", "limits", "release"):
+            object.__setattr__(self, part, getattr(self.config, part))
 
     @property
     def reference_dir(self) -> Path:
@@ -161,21 +96,6 @@ class Course:
     def templates_dir(self) -> Path:
         return self.root / "templates"
 
-    @property
-    def name(self) -> str:
-        return str(self.config["course"]["name"])
-
-    @property
-    def series(self) -> dict[str, Any]:
-        return self.config["series"]
-
-    @property
-    def limits(self) -> dict[str, Any]:
-        return self.config["limits"]
-
-    @property
-    def release(self) -> dict[str, Any]:
-        return self.config["release"]
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
@@ -198,16 +118,12 @@ def open_course(course: str | os.PathLike | None = None, db: str | None = None,
     root = resolve_root(course)
     config_path = root / CONFIG_NAME
     if config_path.exists():
-        try:
-            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise CourseError(f"{config_path}: not valid TOML: {exc}") from None
-        config = _merge(DEFAULT_CONFIG, data)
+        config = read_config(config_path)
     elif must_exist:
         raise CourseError(f"{root} is not a course folder (no {CONFIG_NAME}); "
                           f"create one with 'grader init {root}' or pass --course DIR")
     else:
-        config = copy.deepcopy(DEFAULT_CONFIG)
+        config = CourseConfig.from_tables({})
     url = db or os.environ.get("GRADER_DB") or default_db_url(root)
     return Course(root, config, url)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from grader.forecast.metrics import Evaluation, baseline_table
-from grader.forecast.series import Series
+from grader.forecast.series import Series, SeriesTable
 
 BASELINES = ("naive", "seasonal_naive", "reference")
 
 
-def baseline_rows(series: Series, series_cfg: Mapping[str, Any], window: int,
+def baseline_rows(series: Series, series_cfg: SeriesTable, window: int,
                   manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows ``{name, mae, rmse, mase, mae_per_horizon}``: the naive baselines, then each reference by task id."""
     rows = [row.to_dict() for row in baseline_table(series, series_cfg, window)]

@@ -18,7 +18,7 @@ import numpy as np
 from grader.core.bank import Task
 from grader.core.course import Course
 from grader.static.description import ModelDescription
-from grader.forecast.metrics import (DEFAULT_WINDOW, ForecastError, accuracy_fraction, evaluate, held_out_windows,
+from grader.forecast.metrics import (ForecastError, accuracy_fraction, evaluate, held_out_windows,
                                 normalise_predictions)
 from grader.forecast.baselines import task_baselines
 from grader.forecast.manifest import read_manifest
@@ -41,7 +41,7 @@ class ForecastEvaluator:
     def __init__(self, course: Course):
         self.course = course
         self.series: Series = series_from_config(course.series, course.root)
-        self.default_window = int(course.series.get("window", DEFAULT_WINDOW))
+        self.default_window = course.series.window
         self.manifest = read_manifest(course)
         self._windows = lru_cache(maxsize=8)(self._make_windows)
 

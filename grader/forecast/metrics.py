@@ -19,14 +19,14 @@ Units: windows, predictions and baselines are in model units
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from grader.core.contract import DEFAULT_WINDOW, HORIZON
 from grader.core.errors import GraderError
-from grader.forecast.series import DayLike, Series, split
+from grader.forecast.series import DayLike, Series, SeriesTable, split
 
 SEASON = 7
 
@@ -287,7 +287,7 @@ class _HeldOut(NamedTuple):
     test: Series
 
 
-def _held_out(series: Series, series_cfg: Mapping[str, Any], window: int) -> _HeldOut:
+def _held_out(series: Series, series_cfg: SeriesTable, window: int) -> _HeldOut:
     parts = split(series, series_cfg)
     first = series.index_of(parts.test.dates[0])
     values = series.scaled()
@@ -295,7 +295,7 @@ def _held_out(series: Series, series_cfg: Mapping[str, Any], window: int) -> _He
     return _HeldOut(values, parts.train.scaled(), windows, parts.test)
 
 
-def held_out_windows(series: Series, series_cfg: Mapping[str, Any],
+def held_out_windows(series: Series, series_cfg: SeriesTable,
                      window: int = DEFAULT_WINDOW) -> Windows:
     """The evaluation windows of the config's test part: what a model is asked to forecast."""
     return _held_out(series, series_cfg, window).windows
@@ -308,7 +308,7 @@ def _baselines(held: _HeldOut, scale: float) -> tuple[Scores, Scores]:
                             held.train, scale))
 
 
-def evaluate(raw_predictions: np.ndarray, series: Series, series_cfg: Mapping[str, Any],
+def evaluate(raw_predictions: np.ndarray, series: Series, series_cfg: SeriesTable,
              window: int = DEFAULT_WINDOW, name: str = "forecast") -> Evaluation:
     """Score predictions made for ``held_out_windows(series, series_cfg, window)``.
 
@@ -323,7 +323,7 @@ def evaluate(raw_predictions: np.ndarray, series: Series, series_cfg: Mapping[st
                       held.test.start, held.test.end)
 
 
-def baseline_table(series: Series, series_cfg: Mapping[str, Any],
+def baseline_table(series: Series, series_cfg: SeriesTable,
                    window: int = DEFAULT_WINDOW) -> list[Scores]:
     """Rows (name, mae, rmse, mase, mae_per_horizon) for the naive and seasonal-naive baselines.
 

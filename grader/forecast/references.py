@@ -75,7 +75,7 @@ def build_references(course: Course, *, force: bool = False, tasks: list[str] | 
     entries: dict[str, Any] = manifest.setdefault("tasks", {})
     series = series_from_config(course.series, course.root)
     key = series_key(series)
-    window = int(course.series.get("window", DEFAULT_WINDOW))
+    window = course.series.window
     for task, builder in BUILDERS.items():
         if tasks is not None and task not in tasks:
             continue

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from grader.core.course import DEFAULT_CONFIG
+from grader.core.config import SeriesConfig
 from grader.core.errors import GraderError
 
 DayLike = str | dt.date | np.datetime64
@@ -394,33 +394,30 @@ def write_csv(series: Series, out_path: str | Path) -> Path:
 
 # --- the [series] table --------------------------------------------------------------------------
 
-def _with_defaults(series_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return {**DEFAULT_CONFIG["series"], **series_cfg}
+SeriesTable = SeriesConfig | Mapping[str, Any]
 
 
-def series_from_config(series_cfg: Mapping[str, Any], root: Path) -> Series:
-    """The series the ``[series]`` table describes (absent keys take the defaults of grader.core.course).
+def series_from_config(series_cfg: SeriesTable, root: Path) -> Series:
+    """The series the ``[series]`` table describes (absent keys take the defaults of grader.core.config).
 
     A csv ``path`` is relative to ``root`` (the course folder) unless absolute.
     """
-    cfg = _with_defaults(series_cfg)
-    source = cfg["source"]
-    if source == "synthetic":
-        return synthetic_series(int(cfg["seed"]), cfg["start"], int(cfg["days"]), float(cfg["scale"]))
-    if source == "csv":
-        if not cfg["path"]:
+    cfg = SeriesConfig.from_table(series_cfg)
+    if cfg.source == "synthetic":
+        return synthetic_series(cfg.seed, cfg.start, cfg.days, float(cfg.scale))
+    if cfg.source == "csv":
+        if not cfg.path:
             raise SeriesError("[series] path is empty; with source = \"csv\" set path to the CSV file")
-        path = Path(cfg["path"]).expanduser()
+        path = Path(cfg.path).expanduser()
         path = path if path.is_absolute() else Path(root) / path
         if not path.is_file():
             raise SeriesError(f"[series] path: {path} does not exist")
-        return load_csv(path, cfg["date_column"], cfg["value_column"], cfg["date_format"],
-                        float(cfg["scale"]))
-    raise SeriesError(f"[series] source must be \"synthetic\" or \"csv\", got {source!r}")
+        return load_csv(path, cfg.date_column, cfg.value_column, cfg.date_format, float(cfg.scale))
+    raise SeriesError(f"[series] source must be \"synthetic\" or \"csv\", got {cfg.source!r}")
 
 
-def _config_range(cfg: Mapping[str, Any], key: str) -> tuple[np.datetime64, np.datetime64]:
-    value = cfg[key]
+def _config_range(cfg: SeriesConfig, key: str) -> tuple[np.datetime64, np.datetime64]:
+    value = getattr(cfg, key)
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise SeriesError(f"[series] {key} must be two dates like [\"2019-01-01\", \"2019-12-31\"], "
                           f"got {value!r}")
@@ -430,13 +427,13 @@ def _config_range(cfg: Mapping[str, Any], key: str) -> tuple[np.datetime64, np.d
     return first, last
 
 
-def split(series: Series, series_cfg: Mapping[str, Any]) -> Splits:
+def split(series: Series, series_cfg: SeriesTable) -> Splits:
     """The train / valid / test parts named by the config's date ranges.
 
     Raises :class:`SeriesError` naming the config key when a range is malformed,
     lies outside the series, or the parts are out of order or overlap.
     """
-    cfg = _with_defaults(series_cfg)
+    cfg = SeriesConfig.from_table(series_cfg)
     ranges = {key: _config_range(cfg, key) for key in PART_KEYS}
     first_day, last_day = series.dates[0], series.dates[-1]
     for key, (first, last) in ranges.items():
@@ -451,7 +448,7 @@ def split(series: Series, series_cfg: Mapping[str, Any]) -> Splits:
     return Splits(*(series.part(*ranges[key]) for key in PART_KEYS))
 
 
-def export_part(series: Series, series_cfg: Mapping[str, Any], part: str, out: str | Path) -> Series:
+def export_part(series: Series, series_cfg: SeriesTable, part: str, out: str | Path) -> Series:
     """Write the ``train`` or ``valid`` part to ``out`` as CSV and return it.
 
     The test part is held out for grading and is never written: asking for it

@@ -22,8 +22,6 @@ from grader.core.bank import Bank
 from grader.core.course import Course
 from grader.report.exports import gradescope_results
 
-SUBMISSION_DIR = "/autograder/submission"
-RESULTS_PATH = "/autograder/results/results.json"
 
 # Student code runs as an unprivileged user: the course (config, references, held-out
 # data) must be root's alone. Applied when the image is built and again before every run.
@@ -92,8 +90,8 @@ def exposure(course: Course) -> list[str]:
     if sandbox_can_read(course.root, uid, {gid}):
         problems.append(f"the sandbox user (uid {uid}) can enter {course.root}; run_autograder makes it "
                         "private (chmod 700, owned by root)")
-    if course.series.get("source") == "csv" and course.series.get("path"):
-        data = course.resolve(str(course.series["path"]))
+    if course.series.source == "csv" and course.series.path:
+        data = course.resolve(str(course.series.path))
         if sandbox_can_read(data, uid, {gid}):
             problems.append(f"the sandbox user (uid {uid}) can read the series {data}")
     return problems
@@ -212,8 +210,8 @@ def build_package(course: Course, out: Path) -> Path:
             info.external_attr = (0o40700 << 16) | 0x10   # a directory, owner only
             bundle.writestr(info, b"")
         config = (course.root / "course.toml").read_text(encoding="utf-8")
-        csv_path = course.series.get("path")
-        if course.series.get("source") == "csv" and csv_path:
+        csv_path = course.series.path
+        if course.series.source == "csv" and csv_path:
             resolved = course.resolve(csv_path)
             _write_private(bundle, f"course/{resolved.name}", resolved.read_bytes())
             config = with_series_path(config, resolved.name)

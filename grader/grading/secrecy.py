@@ -66,18 +66,18 @@ def heldout_problems(course: Course) -> list[str]:
     problems = []
     series = course.series
     config = course.root / CONFIG_NAME
-    if series.get("source", "synthetic") == "synthetic" and not course.config["course"].get("demo"):
-        seed = series.get("seed")
+    if series.source == "synthetic" and not course.config.demo:
+        seed = series.seed
         if isinstance(seed, int) and seed in PUBLISHED_SEEDS:
             problems.append(
                 f"{config}: [series] seed = {seed} is the published default, so anyone with the grader can "
                 f"regenerate the held-out part; set a private one, e.g. seed = {fresh_seed()} (then rebuild "
                 "the references)")
-    if series.get("source") == "csv" and series.get("path"):
-        data = course.resolve(str(series["path"]))
+    if series.source == "csv" and series.path:
+        data = course.resolve(series.path)
         if not _inside(data, course.root) and others_can_read(data):
             problems.append(
-                f"{config}: [series] path {series['path']} can be read by other users, so sandboxed student "
+                f"{config}: [series] path {series.path} can be read by other users, so sandboxed student "
                 f"code could read the held-out rows; copy it into the course folder and point path at the copy, "
                 f"or remove others' access (chmod o-r)")
     if others_can_read(course.root):
@@ -96,8 +96,8 @@ def require_secret_heldout(course: Course) -> None:
 
 def demo_notice(course: Course) -> str | None:
     """The line that says a demo course's held-out part is public, or None for a real course."""
-    if course.config["course"].get("demo") and course.series.get("seed") in PUBLISHED_SEEDS:
-        return (f"demo course: its series uses the published seed {course.series['seed']}, so its held-out part "
+    if course.config.demo and course.series.seed in PUBLISHED_SEEDS:
+        return (f"demo course: its series uses the published seed {course.series.seed}, so its held-out part "
                 "is public and the scores are reproducible; 'grader init' gives a real course a private seed")
     return None
 

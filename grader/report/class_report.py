@@ -224,11 +224,11 @@ def forecast_plots(data: ClassData, boards: list[dict[str, Any]], series: Series
     seasonal_h = None
     notes = []
     if series is not None:
-        from grader.forecast.metrics import DEFAULT_WINDOW, ForecastError, baseline_table
+        from grader.forecast.metrics import ForecastError, baseline_table
         from grader.forecast.series import SeriesError
 
         try:
-            window = int(data.course.series.get("window", DEFAULT_WINDOW))
+            window = data.course.series.window
             table = baseline_table(series, data.course.series, window)
             seasonal_h = list(table[1].mae_per_horizon)
         except (ForecastError, SeriesError) as exc:

@@ -137,7 +137,7 @@ def feedback_context(data: ClassData, student_id: str, *, series: Series | None 
     for row in rows:
         by_task[row["task"]].append(row)
     known = {t.id for t in bank.tasks} | {q.prose_task for q in bank.questions}
-    show_plots = bool(release.get("forecast_plots"))
+    show_plots = release.forecast_plots
     questions = []
     for question in bank.questions:
         qsum = summary["questions"].get(question.id, {"score": 0.0, "max_score": question.points, "tasks": {}})
@@ -153,14 +153,14 @@ def feedback_context(data: ClassData, student_id: str, *, series: Series | None 
                           "override": task_overrides.get(task.id),
                           "checks": [_check_view(r, overrides) for r in task_rows], "plot": plot})
         prose_row = _result(by_task.get(question.prose_task, []), question.prose_task, "rubric")
-        prose = _prose_view(question, prose_row, bool(release.get("answers")))
+        prose = _prose_view(question, prose_row, release.answers)
         if prose is not None:
             prose["override"] = (task_overrides.get(question.prose_task)
                                  or (overrides.get(prose_row["override_id"]) if prose_row["overridden"] else None))
         questions.append({"id": question.id, "title": question.title, "prompt": question.prompt,
                           "points": question.points, "prose_points": question.prose_points,
                           "score": qsum.get("score", 0.0), "tasks": tasks, "prose": prose,
-                          "answer": question.answer if release.get("answers") else None})
+                          "answer": question.answer if release.answers else None})
     other = [_check_view(r, overrides) | {"task": r["task"]} for r in rows if r["task"] not in known]
     return {
         "course": {"name": data.course.name},
@@ -168,7 +168,7 @@ def feedback_context(data: ClassData, student_id: str, *, series: Series | None 
                     "score": summary["score"], "max_score": bank.points, "graded": summary["graded"],
                     "pending_review": summary["pending_review"]},
         "questions": questions, "other": other,
-        "release": {"answers": bool(release.get("answers")), "forecast_plots": show_plots},
+        "release": {"answers": release.answers, "forecast_plots": show_plots},
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "grader_version": __version__,
     }
@@ -181,7 +181,7 @@ def render_feedback(course: Course, bank: Bank, student_id: str, data: ClassData
     Raises :class:`~grader.report.render.ReportError` for a student not in the gradebook.
     """
     data = class_data(course, bank, data)
-    if series is None and course.release.get("forecast_plots"):
+    if series is None and course.release.forecast_plots:
         series, _ = load_series(course)
     context = feedback_context(data, student_id, series=series)
     return render_page(template_environment(course), FEEDBACK_TEMPLATE, context)
@@ -194,7 +194,7 @@ def write_feedback_pages(course: Course, bank: Bank, out_dir: Path, data: ClassD
     wanted = list(students) if students is not None else [row["student_id"] for row in data.graded]
     for student in wanted:
         data.summary(student)  # unknown ids fail before anything is written
-    series = load_series(course)[0] if course.release.get("forecast_plots") else None
+    series = load_series(course)[0] if course.release.forecast_plots else None
     env = template_environment(course)
     cache: dict[tuple, Any] = {}
     out_dir = Path(out_dir)

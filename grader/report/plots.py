@@ -224,8 +224,3 @@ class SampleWindows:
         with matplotlib.rc_context(_RC):
             return render_svg(self.fig, self.name, self.title)
 
-
-def sample_windows(panels: Sequence[Mapping[str, object]], *, title: str, name: str) -> str:
-    """One-off :class:`SampleWindows`: ``panels`` also carry each window's ``"forecast"``."""
-    forecasts = [list(panel["forecast"]) for panel in panels]  # type: ignore[call-overload]
-    return SampleWindows(panels, title=title, name=name).render(forecasts)

@@ -5,27 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from grader.core.config import LimitsConfig
 from grader.sandbox.worker import KINDS
 
 __all__ = ["Limits", "check_kind"]
 
 
+_DEFAULTS = LimitsConfig.from_table({})
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What one worker may use: wall clock per task, address space and file size."""
+    """What one worker may use: wall clock per task, address space and file size.
 
-    seconds: float = 60.0
-    memory_mb: int = 4096
-    file_mb: int = 256
+    The defaults are the course's (:data:`grader.core.config.DEFAULT_CONFIG`), for a Keras worker.
+    """
+
+    seconds: float = _DEFAULTS.task_seconds
+    memory_mb: int = _DEFAULTS.memory_mb
+    file_mb: int = _DEFAULTS.file_mb
 
     @classmethod
-    def from_course(cls, limits_cfg: Mapping[str, Any], kind: str) -> Limits:
-        """Limits for a ``kind`` worker from a course's ``[limits]`` table (defaults for absent keys)."""
+    def from_course(cls, limits_cfg: LimitsConfig | Mapping[str, Any], kind: str) -> Limits:
+        """Limits for a ``kind`` worker from a course's ``[limits]`` (a LimitsConfig or the raw table)."""
         check_kind(kind)
-        memory_key, memory_default = ("memory_mb", 4096) if kind == "keras" else ("plain_memory_mb", 1024)
-        return cls(seconds=float(limits_cfg.get("task_seconds", 60.0)),
-                   memory_mb=int(limits_cfg.get(memory_key, memory_default)),
-                   file_mb=int(limits_cfg.get("file_mb", 256)))
+        cfg = LimitsConfig.from_table(limits_cfg)
+        return cls(seconds=cfg.task_seconds, memory_mb=cfg.memory_mb if kind == "keras" else cfg.plain_memory_mb,
+                   file_mb=cfg.file_mb)
 
 
 def check_kind(kind: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.core.bank import Task
+from grader.core.config import LimitsConfig
 from grader.core.errors import GraderError
 
 __all__ = ["ProbeFailed", "PredictFailed", "SandboxProber"]
@@ -30,7 +31,7 @@ class PredictFailed(GraderError, ValueError):
 class SandboxProber:
     """Runs probes in a long-lived sandboxed Keras worker and student Python in fresh plain workers."""
 
-    def __init__(self, limits_cfg: dict[str, Any] | None = None, worker: Any = None):
+    def __init__(self, limits_cfg: LimitsConfig | dict[str, Any] | None = None, worker: Any = None):
         from grader.sandbox.limits import Limits
 
         limits_cfg = limits_cfg or {}

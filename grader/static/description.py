@@ -31,7 +31,6 @@ CONV2D_CLASSES = frozenset({"Conv2D", "Convolution2D", "SeparableConv2D",
 CONV3D_CLASSES = frozenset({"Conv3D", "Convolution3D"})
 POOL1D_CLASSES = frozenset({"MaxPooling1D", "AveragePooling1D", "MaxPool1D", "AvgPool1D"})
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
-WRAPPER_CLASSES = frozenset({"TimeDistributed", "Bidirectional"})
 
 
 @dataclass(frozen=True)
@@ -154,9 +153,6 @@ class ModelDescription:
     @property
     def input_shape(self) -> tuple[int | None, ...] | None:
         return self.input_shapes[0] if len(self.input_shapes) == 1 else None
-
-    def computing_layers(self) -> list[Layer]:
-        return [layer for layer in self.layers if not layer.is_input]
 
     def recurrent_layers(self) -> list[Layer]:
         return [layer for layer in self.layers if layer.is_recurrent]

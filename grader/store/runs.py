@@ -17,7 +17,6 @@ from grader.store.rows import get_run, to_run
 from grader.store.schema import RunRow, utcnow
 
 RUN_KINDS = ("grade", "batch", "check")
-RUN_STATUSES = ("running", "finished", "interrupted")
 
 
 class RunsMixin(GradebookDatabase):

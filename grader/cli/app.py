@@ -1,0 +1,81 @@
+"""The root command group, the options and helpers every command shares, and ``main``.
+
+Every expected problem the library raises derives from :class:`grader.core.errors.GraderError`;
+:class:`GraderGroup` turns it, in this one place, into one ``Error: ...`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+import click
+
+from grader import __version__
+
+
+def course_option(fn: Callable) -> Callable:
+    """``--course DIR`` (or $GRADER_COURSE; default: the current directory)."""
+    return click.option("--course", "course_dir", envvar="GRADER_COURSE", type=click.Path(file_okay=False),
+                        default=None, help="Course folder (default: $GRADER_COURSE or the current directory).")(fn)
+
+
+def db_option(fn: Callable) -> Callable:
+    """``--db URL`` (or $GRADER_DB; default: sqlite grader.db in the course folder)."""
+    return click.option("--db", "db_url", envvar="GRADER_DB", default=None,
+                        help="SQLAlchemy URL of the gradebook (default: sqlite:///<course>/grader.db).")(fn)
+
+
+def _open(course_dir: str | None, db_url: str | None = None, *, must_exist: bool = True):
+    from grader.core.course import open_course
+
+    return open_course(course_dir, db_url, must_exist=must_exist)
+
+
+def _bank():
+    from grader.core.bank import BankError, default_bank
+
+    try:
+        return default_bank()
+    except BankError as exc:
+        raise click.ClickException(f"the question bank is invalid: {exc}") from None
+
+
+class GraderGroup(click.Group):
+    """The root group: a GraderError from any command becomes one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from grader.core.errors import GraderError
+
+        try:
+            return super().invoke(ctx)
+        except GraderError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=GraderGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grader")
+def cli() -> None:
+    """Grade the recurrent-network assignment: Keras models, forecasts and prose.
+
+    \b
+    Start a course, build the references, check and grade submissions:
+        grader init mycourse
+        grader reference build --course mycourse
+        grader check alice/             # a student's self-check
+    """
+
+
+def _gradebook(course):
+    from grader.store.gradebook import Gradebook
+
+    return Gradebook(course.db_url)
+
+
+def main() -> None:
+    # Commands that train or load reference models import TensorFlow in this
+    # process; keep its C++ and Python logging off the user's terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    cli(prog_name="grader")

@@ -1,0 +1,177 @@
+"""Commands about the course itself: init, the question bank, the contract, references, the dataset."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from grader.cli.app import _bank, _open, cli, course_option
+
+
+# --------------------------------------------------------------------------- course
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--name", default=None, help="Course name written into course.toml.")
+def init(directory: str | None, name: str | None) -> None:
+    """Create a course folder with a default course.toml.
+
+    \b
+    Example:
+        grader init ~/courses/rnn-2026 --name "RNN 2026"
+    """
+    from grader.core.course import init_course
+
+    course = init_course(directory, name=name)
+    click.echo(f"course folder ready: {course.root} (config {course.root / 'course.toml'})")
+
+
+# --------------------------------------------------------------------------- questions
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def questions(ctx: click.Context) -> None:
+    """List the question bank; 'grader questions show Q3' prints one question.
+
+    \b
+    Example:
+        grader questions
+        grader questions show Q3
+    """
+    if ctx.invoked_subcommand is None:
+        bank = _bank()
+        click.echo(f"{'id':<4} {'v':>2} {'prose':>5} {'models':>6}  title")
+        for q in bank.questions:
+            models = sum(t.points for t in q.tasks)
+            click.echo(f"{q.id:<4} {q.version:>2} {q.prose_points:>5g} {models:>6g}  {q.title}")
+        click.echo(f"{len(bank.questions)} questions, {bank.points:g} points")
+
+
+@questions.command("show")
+@click.argument("question_id")
+@click.option("--answer/--no-answer", default=True, help="Include the reference answer.")
+def questions_show(question_id: str, answer: bool) -> None:
+    """Print one question: prompt, reference answer, rubric and model tasks.
+
+    \b
+    Example:
+        grader questions show Q3
+    """
+    bank = _bank()
+    try:
+        q = bank.question(question_id)
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    click.echo(f"{q.id} (version {q.version}): {q.title}\n")
+    click.echo(q.prompt.strip() + "\n")
+    if answer:
+        click.echo("Reference answer:\n" + q.answer.strip() + "\n")
+    click.echo(f"Prose rubric ({q.prose_points:g} points):")
+    for point in q.key_points:
+        click.echo(f"  [{point.weight:g}] {point.id}: {point.text}")
+    for item in q.contradictions:
+        click.echo(f"  [-{item.penalty:g}] {item.id}: {item.text}")
+    for task in q.tasks:
+        click.echo(f"\nTask {task.id} ({task.points:g} points), file {task.file}:\n  {task.contract}")
+        for name, points in task.checks:
+            click.echo(f"  - {name} ({points:g})")
+
+
+@cli.command()
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown.")
+def contract(markdown: bool) -> None:
+    """Print the submission contract: task ids, file names, what each must contain.
+
+    \b
+    Example:
+        grader contract --markdown
+    """
+    bank = _bank()
+    if markdown:
+        click.echo("| task id | file | points | what the file must contain |\n|---|---|---|---|")
+        for task in bank.tasks:
+            click.echo(f"| `{task.id}` | `{task.file}` | {task.points:g} | {task.contract} |")
+        return
+    click.echo("A submission is one folder (or .zip) per student holding answers.md (sections '## Q1' ... "
+               "'## Q8') and these files:\n")
+    for task in bank.tasks:
+        click.echo(f"{task.id:<20} {task.file:<26} {task.points:>4g} pts  {task.contract}")
+
+
+# --------------------------------------------------------------------------- references
+
+@cli.group()
+def reference() -> None:
+    """Reference models of the course."""
+
+
+@reference.command("build")
+@course_option
+@click.option("--force", is_flag=True, help="Rebuild even when the cached models are up to date.")
+@click.option("--task", "tasks", multiple=True, help="Build only this task (repeatable).")
+def reference_build(course_dir: str | None, force: bool, tasks: tuple[str, ...]) -> None:
+    """Build every reference model into <course>/reference (trains the forecasters).
+
+    \b
+    Example:
+        grader reference build --course mycourse
+    """
+    from grader.grading.grader import build_course_references
+
+    course = _open(course_dir)
+    build_course_references(course, force=force, tasks=list(tasks) or None, log=click.echo)
+    click.echo(f"references in {course.reference_dir}")
+
+
+# --------------------------------------------------------------------------- dataset
+
+@cli.group()
+def dataset() -> None:
+    """The daily series forecasters are graded on."""
+
+
+@dataset.command("export")
+@course_option
+@click.option("--part", type=click.Choice(["train", "valid"]), default="train", show_default=True,
+              help="Which part to export; the held-out test part is never exported.")
+@click.argument("out", type=click.Path(dir_okay=False))
+def dataset_export(course_dir: str | None, part: str, out: str) -> None:
+    """Write the part of the series students may train on as CSV (date,value).
+
+    \b
+    Example:
+        grader dataset export --part train train.csv
+    """
+    from grader.forecast.series import export_part, series_from_config
+
+    course = _open(course_dir)
+    exported = export_part(series_from_config(course.series, course.root), course.series, part, out)
+    click.echo(f"wrote {len(exported)} days ({exported.start} .. {exported.end}) to {out}; "
+               f"models see value / {course.series.scale:g}")
+
+
+@dataset.command("baselines")
+@course_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def dataset_baselines(course_dir: str | None, as_json: bool) -> None:
+    """Naive, seasonal-naive and reference forecasters on the held-out windows.
+
+    \b
+    Example:
+        grader dataset baselines --course mycourse
+    """
+    from grader.forecast.baselines import baseline_rows
+    from grader.forecast.manifest import read_manifest
+    from grader.forecast.series import series_from_config
+
+    course = _open(course_dir)
+    window = course.series.window
+    series = series_from_config(course.series, course.root)
+    rows = baseline_rows(series, course.series, window, read_manifest(course))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'forecaster':<28} {'MAE':>12} {'RMSE':>12} {'MASE':>7}")
+    for row in rows:
+        click.echo(f"{row['name']:<28} {row['mae']:>12,.0f} {row['rmse']:>12,.0f} {row['mase']:>7.3f}")

@@ -1,0 +1,275 @@
+"""Commands that check and grade: the self-check, submit, grade, batch, review, override, Gradescope, the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from grader.cli.app import _bank, _gradebook, _open, cli, course_option, db_option
+
+
+# --------------------------------------------------------------------------- checking
+
+@cli.command()
+@click.argument("submission", type=click.Path(exists=True))
+@course_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with a 'tests' list.")
+@click.option("--static-only", is_flag=True, help="Skip the sandboxed probes (no TensorFlow at all).")
+@click.option("--task", "tasks", multiple=True, help="Check only this task (repeatable).")
+def check(submission: str, course_dir: str | None, as_json: bool, static_only: bool, tasks: tuple[str, ...]) -> None:
+    """Self-check a submission folder or .zip before submitting; writes nothing.
+
+    Runs the visible checks (static inspection, then sandboxed probes); hidden
+    checks such as forecast accuracy on held-out data are not run.
+
+    \b
+    Example:
+        grader check alice/
+        grader check alice.zip --json
+    """
+    from grader.grading.self_check import run_self_check
+
+    course = _open(course_dir, must_exist=False)
+    report = run_self_check(Path(submission), _bank(), course, probes=not static_only, tasks=list(tasks) or None)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    _print_results(report["tests"])
+    for note in report.get("notes", []):
+        click.echo(f"note: {note}")
+    click.echo(f"\nvisible score: {report['score']:g} / {report['max_score']:g}"
+               + ("" if report["complete"] else " (hidden checks and prose are graded after submission)"))
+
+
+def _print_results(tests: list[dict[str, Any]]) -> None:
+    marks = {"passed": "ok  ", "failed": "FAIL", "error": "ERR "}
+    current = None
+    for test in tests:
+        if test["task"] != current:
+            current = test["task"]
+            click.echo(f"\n{current}")
+        click.echo(f"  {marks.get(test['status'], test['status'])} {test['check']:<30} "
+                   f"{test['score']:>5g}/{test['max_score']:<5g} {test['output']}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--student", default=None, help="Student id (default: the folder or zip name).")
+@course_option
+@db_option
+def submit(path: str, student: str | None, course_dir: str | None, db_url: str | None) -> None:
+    """Store a submission folder or .zip for a student (content-addressed) and record it.
+
+    \b
+    Example:
+        grader submit --student alice alice.zip
+    """
+    from grader.grading.grader import Grader
+
+    course = _open(course_dir, db_url)
+    with _gradebook(course) as gradebook:
+        student_id, submission_id, new = Grader(course, _bank(), gradebook).submit(Path(path), student)
+    state = "recorded" if new else "identical to the latest submission; kept"
+    click.echo(f"submission {submission_id} of {student_id} {state}")
+
+
+@cli.command()
+@click.argument("student")
+@course_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the structured results as JSON.")
+@click.option("--force", is_flag=True, help="Regrade even if graded with the same files and versions.")
+def grade(student: str, course_dir: str | None, db_url: str | None, as_json: bool, force: bool) -> None:
+    """Grade a student's latest submission: checks, probes, forecast accuracy and prose.
+
+    \b
+    Example:
+        grader grade alice --json
+    """
+    from grader.core.records import task_questions
+    from grader.grading.grader import grade_student
+
+    course = _open(course_dir, db_url)
+    bank = _bank()
+    with _gradebook(course) as gradebook:
+        submission_id = grade_student(course, bank, gradebook, student, force=force)
+        rows = gradebook.current_results(submission_id)
+        summary = gradebook.student_summary(student, task_questions(bank))
+    if as_json:
+        click.echo(json.dumps({"student": student, "submission": submission_id, "score": summary["score"],
+                               "max_score": summary["max_score"], "tests": rows}, indent=2, default=str))
+        return
+    _print_results(rows)
+    click.echo(f"\n{student}: {summary['score']:g} / {summary['max_score']:g}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@course_option
+@db_option
+@click.option("--workers", type=int, default=None, help="Sandboxed workers (default: one per core).")
+@click.option("--isolate", is_flag=True, help="A fresh worker process for every submission (strictest, slower).")
+@click.option("--force", is_flag=True, help="Regrade submissions already graded with the same files and versions.")
+def batch(directory: str, course_dir: str | None, db_url: str | None, workers: int | None, isolate: bool,
+          force: bool) -> None:
+    """Submit and grade every student folder or .zip under DIRECTORY.
+
+    Resumable: run it again after an interruption and it grades only what is
+    left. One broken or hostile submission never stops the batch.
+
+    \b
+    Example:
+        grader batch submissions/ --workers 2
+    """
+    from grader.grading.grader import discover, require_ready, run_batch
+
+    course = _open(course_dir, db_url)
+    require_ready(course)
+    paths = discover(Path(directory))
+    if not paths:
+        raise click.ClickException(f"no student folders or .zip files in {directory}")
+    with _gradebook(course) as gradebook:
+        with click.progressbar(length=len(paths), label="grading", show_eta=True, show_pos=True,
+                               file=sys.stderr) as bar:
+            summary = run_batch(course, _bank(), gradebook, paths, workers=workers, isolate=isolate,
+                                force=force, progress=lambda outcome: bar.update(1))
+    _print_batch(summary)
+
+
+def _print_batch(summary) -> None:
+    click.echo(f"\n{'student':<20} {'status':<8} {'score':>12}  message")
+    for o in sorted(summary.outcomes, key=lambda o: o.student):
+        score = f"{o.score:g}/{o.max_score:g}" if o.status == "graded" else ""
+        click.echo(f"{o.student:<20} {o.status:<8} {score:>12}  {o.message}")
+    mean = summary.mean_score
+    click.echo(f"\ngraded {summary.count('graded')}, failed {summary.count('failed')}, skipped "
+               f"{summary.count('skipped')}; mean score {'-' if mean is None else f'{mean:.2f}'}; "
+               f"{summary.seconds:.1f} s")
+
+
+@cli.command()
+@course_option
+@db_option
+def review(course_dir: str | None, db_url: str | None) -> None:
+    """List prose answers (and other results) that need a person's review.
+
+    \b
+    Example:
+        grader review
+        grader override alice q3_prose --score 3 --comment "right idea, unusual wording"
+    """
+    course = _open(course_dir, db_url)
+    with _gradebook(course) as gradebook:
+        queue = gradebook.review_queue()
+    if not queue:
+        click.echo("nothing needs review")
+        return
+    for row in queue:
+        click.echo(f"{row['student_id']:<16} {row['task']:<20} auto {row['auto_score']:g}/{row['max_score']:g}  "
+                   f"{row['output']}")
+        for point in (row.get("details") or {}).get("points", []):
+            if point.get("evidence"):
+                click.echo(f"    {point.get('status', ''):<9} {point.get('id', '')}: \"{point['evidence']}\"")
+    click.echo(f"{len(queue)} result(s) need review")
+
+
+@cli.command()
+@click.argument("student")
+@click.argument("task_or_question")
+@click.option("--score", type=float, required=True, help="The manual score (points).")
+@click.option("--comment", default="", help="Why; shown to the student.")
+@click.option("--check", default=None, help="Override one check instead of the whole task.")
+@click.option("--who", default=None, envvar="USER", help="Who overrides (default: $USER).")
+@course_option
+@db_option
+def override(student: str, task_or_question: str, score: float, comment: str, check: str | None,
+             who: str | None, course_dir: str | None, db_url: str | None) -> None:
+    """Set a manual score that wins over the auto score and survives every regrade.
+
+    TASK_OR_QUESTION is a task id (q3_deep_seq2seq), a prose task (q3_prose), or
+    a question id (Q3, meaning its prose part).
+
+    \b
+    Example:
+        grader override alice Q3 --score 3.5 --comment "clear, in her own words"
+    """
+    from grader.grading.overrides import set_override
+
+    bank = _bank()
+    course = _open(course_dir, db_url)
+    with _gradebook(course) as gradebook:
+        task, _ = set_override(gradebook, bank, student, task_or_question, score, comment, who or "instructor",
+                               check=check)
+    click.echo(f"{student} {task}{':' + check if check else ''} set to {score:g} ({comment or 'no comment'})")
+
+
+@cli.command("gradescope")
+@course_option
+@click.option("--submission", type=click.Path(), default="/autograder/submission", show_default=True,
+              help="The submission folder Gradescope provides.")
+@click.option("--results", type=click.Path(dir_okay=False), default="/autograder/results/results.json",
+              show_default=True, help="Where Gradescope reads the results.")
+def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> None:
+    """Grade one submission inside a Gradescope container (what run_autograder calls).
+
+    \b
+    Example:
+        grader gradescope --course /autograder/source/course
+    """
+    from grader.grading.gradescope import run_autograder
+
+    course = _open(course_dir)
+    problems = run_autograder(course, _bank(), Path(submission), Path(results))
+    for problem in problems:
+        click.echo(f"refused: {problem}", err=True)
+    if problems:
+        raise click.ClickException("the course is not private, so no student code was run; see the lines above")
+    score = json.loads(Path(results).read_text(encoding="utf-8"))["score"]
+    click.echo(f"score {score:g}; results in {results}")
+
+
+@cli.command("gradescope-package")
+@click.argument("out", type=click.Path(dir_okay=False))
+@course_option
+def gradescope_package(out: str, course_dir: str | None) -> None:
+    """Build the Gradescope autograder bundle: setup.sh, run_autograder, course and references.
+
+    \b
+    Example:
+        grader gradescope-package autograder.zip --course mycourse
+    """
+    from grader.grading.gradescope import build_package
+
+    course = _open(course_dir)
+    path = build_package(course, Path(out))
+    click.echo(f"wrote {path} (upload it as the assignment's autograder)")
+
+
+@cli.command()
+@click.argument("directory", required=False, default="demo-course", type=click.Path(file_okay=False))
+@click.option("--workers", type=int, default=None, help="Sandboxed workers (default: one per core).")
+def demo(directory: str, workers: int | None) -> None:
+    """Run the main job end to end on a demo course: references, ten samples, batch grade, report.
+
+    Creates DIRECTORY (default: demo-course) with the embedded SQLite gradebook.
+
+    \b
+    Example:
+        grader demo
+        grader demo /tmp/demo --workers 2
+    """
+    from grader.grading.demo import SAMPLES, run_demo
+
+    result = run_demo(Path(directory), workers=workers, log=click.echo)
+    _print_batch(result["summary"])
+    click.echo(f"\n{'sample':<8} {'what it does':<44} points lost, by task")
+    for sample in SAMPLES:
+        lost = result["losses"].get(sample.student, {})
+        shown = ", ".join(f"{task} -{points:g}" for task, points in sorted(lost.items())) or "none"
+        click.echo(f"{sample.student:<8} {sample.description:<44} {shown}")
+    if result["report"]:
+        click.echo(f"report: {result['report']}")

@@ -1,0 +1,114 @@
+"""Commands that write what people read: grade exports, the instructor report, feedback pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from grader.cli.app import _bank, _gradebook, _open, cli, course_option, db_option
+
+
+@cli.command()
+@course_option
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "gradescope"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(), default=None,
+              help="CSV file (default: stdout) or folder for Gradescope results (default: gradescope-results).")
+def export(course_dir: str | None, db_url: str | None, fmt: str, out: str | None) -> None:
+    """Export grades: a CSV (one row per student) or Gradescope results.json files.
+
+    \b
+    Example:
+        grader export --format csv --out grades.csv
+        grader export --format gradescope --out gs/
+    """
+    from grader.report.exports import export_csv, export_gradescope
+
+    course = _open(course_dir, db_url)
+    with _gradebook(course) as gradebook:
+        if fmt == "csv":
+            text = export_csv(gradebook.snapshot(_bank()), _bank())
+            if out:
+                Path(out).write_text(text, encoding="utf-8")
+                click.echo(f"wrote {out}")
+            else:
+                click.echo(text, nl=False)
+            return
+        written = export_gradescope(gradebook.snapshot(_bank()), _bank(), Path(out or "gradescope-results"))
+    click.echo(f"wrote {len(written)} results.json files under {out or 'gradescope-results'}")
+
+
+# --------------------------------------------------------------------------- reports
+
+@cli.command()
+@course_option
+@db_option
+@click.option("--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
+              help="The HTML file to write.")
+@click.option("--feedback/--no-feedback", "with_feedback", default=True, show_default=True,
+              help="Also write every graded student's page to feedback/ beside the report (the report links there).")
+def report(course_dir: str | None, db_url: str | None, out: str, with_feedback: bool) -> None:
+    """Write the instructor report: one self-contained HTML file that opens from disk.
+
+    Class statistics, misconceptions, the forecasting leaderboard beside the
+    baselines, a sortable table of every student and the grading runs.
+
+    \b
+    Example:
+        grader report --out report.html
+        grader report --course mycourse --out /tmp/report.html --no-feedback
+    """
+    from grader.report.class_report import write_report
+
+    course = _open(course_dir, db_url)
+    with _gradebook(course) as gradebook:
+        try:
+            path = write_report(course, _bank(), Path(out), gradebook.snapshot(_bank()), feedback=with_feedback)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {path}" + (f" and feedback pages in {path.parent / 'feedback'}" if with_feedback else ""))
+
+
+@cli.command()
+@click.option("--student", default=None, help="The student whose page to write.")
+@click.option("--all", "all_students", is_flag=True, help="Write a page for every graded student.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="With --student: the HTML file (default: <student>.html).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default="feedback", show_default=True,
+              help="With --all: the folder for the pages.")
+@course_option
+@db_option
+def feedback(student: str | None, all_students: bool, out: str | None, out_dir: str, course_dir: str | None,
+             db_url: str | None) -> None:
+    """Write student feedback pages (self-contained HTML).
+
+    Visible checks show their messages; hidden checks only their score and
+    MAE / MASE beside the baselines. Reference answers and forecast plots
+    appear only when course.toml's [release] answers / forecast_plots allow.
+
+    \b
+    Example:
+        grader feedback --student alice --out alice.html
+        grader feedback --all --out-dir feedback/
+    """
+    from grader.report.feedback import render_feedback, write_feedback_pages
+    from grader.report.render import feedback_filename
+
+    if bool(student) == all_students:
+        raise click.ClickException("give either --student ID or --all")
+    course = _open(course_dir, db_url)
+    bank = _bank()
+    with _gradebook(course) as gradebook:
+        try:
+            if all_students:
+                written = write_feedback_pages(course, bank, Path(out_dir), gradebook.snapshot(bank))
+                click.echo(f"wrote {len(written)} feedback pages in {out_dir}")
+                return
+            target = Path(out or feedback_filename(student))
+            html = render_feedback(course, bank, student, gradebook.snapshot(bank))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(html, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {exc.filename or out or out_dir}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {target}")

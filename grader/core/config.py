@@ -1,0 +1,224 @@
+"""``course.toml``, parsed and validated once into frozen dataclasses.
+
+:data:`DEFAULT_CONFIG` holds every key's default, in the shape of the TOML file; it is the
+only place a default is written. :func:`read_config` reads a file into a
+:class:`CourseConfig`; every error names the file and the key ("course.toml: [series]
+window must be a whole number of days >= 7, got 'x'"). The forecasting and sandbox
+layers also accept a plain table (``SeriesConfig.from_table({...})``), which tests and
+library users find handy.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from grader.core.contract import DEFAULT_WINDOW
+from grader.core.errors import GraderError
+
+CONFIG_NAME = "course.toml"
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "course": {"name": "RNN assignment 7", "demo": False},
+    "series": {
+        "source": "synthetic",
+        "seed": 20240607,
+        "start": "2012-01-01",
+        "days": 2922,
+        "path": "",
+        "date_column": "service_date",
+        "value_column": "rail_boardings",
+        "date_format": "auto",
+        "scale": 1e6,
+        "train": ["2012-01-01", "2017-12-31"],
+        "valid": ["2018-01-01", "2018-12-31"],
+        "test": ["2019-01-01", "2019-12-31"],
+        "window": DEFAULT_WINDOW,
+    },
+    "limits": {"task_seconds": 60, "memory_mb": 4096, "plain_memory_mb": 1024, "file_mb": 256},
+    "release": {"answers": False, "forecast_plots": False},
+}
+
+DEFAULT_CONFIG_TEXT = '''\
+# Course config for the RNN grader. Every key is optional; defaults shown.
+[course]
+name = "RNN assignment 7"
+
+[series]
+# The daily series forecasters are graded on. "synthetic" is generated from
+# the seed, which 'grader init' drew at random for this course: keep it private,
+# or students could regenerate the held-out part.
+source = "synthetic"
+seed = 20240607
+start = "2012-01-01"
+days = 2922
+# For a real series: source = "csv", path = "...", and the columns below.
+path = ""
+date_column = "service_date"
+value_column = "rail_boardings"
+date_format = "auto"
+scale = 1e6
+train = ["2012-01-01", "2017-12-31"]
+valid = ["2018-01-01", "2018-12-31"]
+test = ["2019-01-01", "2019-12-31"]
+window = 56
+
+[limits]
+task_seconds = 60
+memory_mb = 4096
+plain_memory_mb = 1024
+file_mb = 256
+
+[release]
+answers = false
+forecast_plots = false
+'''
+
+
+class CourseError(GraderError, ValueError):
+    """The course folder or its config is unusable; the message says how to fix it."""
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+def _positive(value: Any) -> bool:
+    return value > 0
+
+
+# table -> key -> (accepted types, what the message says it must be, a further condition)
+_RULES: dict[str, dict[str, tuple[tuple[type, ...], str, Callable[[Any], bool]]]] = {
+    "course": {"name": ((str,), "text", _anything), "demo": ((bool,), "true or false", _anything)},
+    "series": {
+        **{key: ((str,), "text", _anything)
+           for key in ("source", "start", "path", "date_column", "value_column", "date_format")},
+        "seed": ((int,), "a whole number", _anything),
+        "days": ((int,), "a positive whole number of days", _positive),
+        "scale": ((int, float), "a positive number", _positive),
+        "train": ((list, tuple), "two dates", _anything),
+        "valid": ((list, tuple), "two dates", _anything),
+        "test": ((list, tuple), "two dates", _anything),
+        "window": ((int,), "a whole number of days >= 7", lambda value: value >= 7),
+    },
+    "limits": {
+        "task_seconds": ((int, float), "a positive number of seconds", _positive),
+        **{key: ((int,), "a positive whole number of MiB", _positive)
+           for key in ("memory_mb", "plain_memory_mb", "file_mb")},
+    },
+    "release": {key: ((bool,), "true or false", _anything) for key in ("answers", "forecast_plots")},
+}
+
+
+def _validated(table: str, given: Any, where: str, *, loose: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``given`` with the defaults filled in, every value checked against :data:`_RULES`.
+
+    Keys in ``loose`` are checked later by the layer that can say more (the date ranges need the series).
+    """
+    if not isinstance(given, Mapping):
+        raise CourseError(f"{where}[{table}] must be a table")
+    defaults = DEFAULT_CONFIG[table]
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise CourseError(f"{where}unknown key '{table}.{unknown[0]}' (known: {', '.join(sorted(defaults))})")
+    values = {**copy.deepcopy(defaults), **given}
+    for key, (kinds, what, condition) in _RULES[table].items():
+        value = values[key]
+        if key in loose:
+            continue
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds) or not condition(value):
+            raise CourseError(f"{where}[{table}] {key} must be {what}, got {value!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class SeriesConfig:
+    """``[series]``: which daily series forecasters are graded on, and how it is split.
+
+    ``train``/``valid``/``test`` are kept as written (two dates each); the forecasting layer
+    checks them against the series itself, where it can say which days are missing.
+    """
+
+    source: str
+    seed: int
+    start: str
+    days: int
+    path: str
+    date_column: str
+    value_column: str
+    date_format: str
+    scale: float
+    train: Any
+    valid: Any
+    test: Any
+    window: int
+
+    @classmethod
+    def from_table(cls, table: "SeriesConfig | Mapping[str, Any]", where: str = "") -> "SeriesConfig":
+        if isinstance(table, SeriesConfig):
+            return table
+        return cls(**_validated("series", table, where, loose=("train", "valid", "test")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """``[limits]``: what one sandboxed task may use (see :class:`grader.sandbox.limits.Limits`)."""
+
+    task_seconds: float
+    memory_mb: int
+    plain_memory_mb: int
+    file_mb: int
+
+    @classmethod
+    def from_table(cls, table: "LimitsConfig | Mapping[str, Any]", where: str = "") -> "LimitsConfig":
+        return table if isinstance(table, LimitsConfig) else cls(**_validated("limits", table, where))
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    """``[release]``: what feedback pages may show students."""
+
+    answers: bool
+    forecast_plots: bool
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: str = "") -> "ReleaseConfig":
+        return cls(**_validated("release", table, where))
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    """The whole of ``course.toml``, every key present (defaults filled in) and of the right type."""
+
+    name: str
+    demo: bool
+    series: SeriesConfig
+    limits: LimitsConfig
+    release: ReleaseConfig
+
+    @classmethod
+    def from_tables(cls, data: Mapping[str, Any], where: str = "") -> "CourseConfig":
+        unknown = sorted(set(data) - set(DEFAULT_CONFIG))
+        if unknown:
+            raise CourseError(f"{where}unknown table or key '{unknown[0]}' (known: {', '.join(sorted(DEFAULT_CONFIG))})")
+        course = _validated("course", data.get("course", {}), where)
+        return cls(course["name"], course["demo"], SeriesConfig.from_table(data.get("series", {}), where),
+                   LimitsConfig.from_table(data.get("limits", {}), where),
+                   ReleaseConfig.from_table(data.get("release", {}), where))
+
+
+def read_config(path: Path) -> CourseConfig:
+    """``path`` (a course.toml) parsed and validated; :class:`CourseError` naming the file and key."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise CourseError(f"{path}: not UTF-8 text") from None
+    return CourseConfig.from_tables(data, f"{path}: ")
