@@ -37,7 +37,7 @@ what keyword rubrics miss). ``review_reasons`` says which.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from grader.core.bank import Question
@@ -74,32 +74,29 @@ RUN_ON_TOKENS = 90
 MAX_SCORED_WORDS = 1500
 
 
-def _fields_dict(self: Any) -> dict[str, Any]:
-    return {f.name: getattr(self, f.name) for f in fields(self)}
+@dataclass(frozen=True)
+class ItemScore:
+    """How an answer stands on one rubric item, and the sentence that decided it."""
+
+    id: str
+    status: str
+    evidence: str = ""
+    note: str = ""
+
+    @property
+    def share(self) -> float:
+        """How much of the item counts: all when met or present, half when uncertain, none otherwise."""
+        return {**CREDIT, **PENALTY_SHARE}[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def _item_score_class(name: str, amount: str, status: Any, doc: str) -> type:
-    """A frozen dataclass ``name(id, <amount>: float, status, evidence="", note="")`` with ``to_dict()``.
+@dataclass(frozen=True)
+class PointScore(ItemScore):
+    """One key point: ``met`` / ``missed`` / ``uncertain``; it earns ``weight`` times its share."""
 
-    Key points and contradictions are judged the same way; only what their
-    number means differs: the weight a met point earns, the penalty a present
-    contradiction costs.
-    """
-    return make_dataclass(
-        name,
-        [("id", str), (amount, float), ("status", status),
-         ("evidence", str, field(default="")), ("note", str, field(default=""))],
-        namespace={"__doc__": doc, "__module__": __name__, "to_dict": _fields_dict},
-        frozen=True,
-    )
-
-
-PointScore = _item_score_class(
-    "PointScore", "weight", PointStatus,
-    "One key point: ``met`` / ``missed`` / ``uncertain`` and the sentence that decided it.")
-ContradictionScore = _item_score_class(
-    "ContradictionScore", "penalty", ContradictionStatus,
-    "One contradiction: ``present`` / ``absent`` / ``uncertain`` and its evidence.")
+    weight: float = 0.0
 
 
 def _by_id(items: tuple[Any, ...], wanted: str, what: str) -> Any:
@@ -108,6 +105,13 @@ def _by_id(items: tuple[Any, ...], wanted: str, what: str) -> Any:
         if item.id == wanted:
             return item
     raise KeyError(f"no {what} {wanted!r} (known: {', '.join(item.id for item in items)})")
+
+
+@dataclass(frozen=True)
+class ContradictionScore(ItemScore):
+    """One contradiction: ``present`` / ``absent`` / ``uncertain``; it costs ``penalty`` times its share."""
+
+    penalty: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -258,8 +262,9 @@ def score_answer(question: Question, text: str) -> ProseScore:
     rubric = compiled_rubric(question)
     words = len(re.findall(r"\w+", text or ""))
     if not (text or "").strip():
-        points = tuple(PointScore(pid, weight, "missed") for pid, weight, _ in rubric.points)
-        contradictions = tuple(ContradictionScore(cid, penalty, "absent") for cid, penalty, _ in rubric.contradictions)
+        points = tuple(PointScore(pid, "missed", weight=weight) for pid, weight, _ in rubric.points)
+        contradictions = tuple(ContradictionScore(cid, "absent", penalty=penalty)
+                               for cid, penalty, _ in rubric.contradictions)
         return ProseScore(question.id, 0.0, points, contradictions, False, (), ("empty",), 0)
 
     units = answer_units(_first_words(text, MAX_SCORED_WORDS), rubric.vocabulary)
@@ -271,15 +276,15 @@ def score_answer(question: Question, text: str) -> ProseScore:
     points = []
     for (pid, weight, phrasings), matches in zip(rubric.points, point_matches):
         status, evidence, note = _judge_point(units, phrasings, matches, ignored=ignored, weak=crowded)
-        points.append(PointScore(pid, weight, status, evidence, note))
+        points.append(PointScore(pid, status, evidence, note, weight=weight))
     contradictions = []
     for cid, penalty, phrasings in rubric.contradictions:
         status, evidence, note = _judge_contradiction(units, find_matches(units, phrasings, skip_list_like=False))
-        contradictions.append(ContradictionScore(cid, penalty, status, evidence, note))
+        contradictions.append(ContradictionScore(cid, status, evidence, note, penalty=penalty))
 
     total_weight = sum(p.weight for p in points) or 1.0
-    fraction = sum(p.weight * CREDIT[p.status] for p in points) / total_weight
-    fraction -= sum(c.penalty * PENALTY_SHARE[c.status] for c in contradictions)
+    fraction = sum(p.weight * p.share for p in points) / total_weight
+    fraction -= sum(c.penalty * c.share for c in contradictions)
     fraction = min(1.0, max(0.0, fraction))
 
     flags: list[str] = []
