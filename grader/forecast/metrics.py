@@ -301,7 +301,7 @@ def held_out_windows(series: Series, series_cfg: SeriesTable,
     return _held_out(series, series_cfg, window).windows
 
 
-def _baselines(held: _HeldOut, scale: float) -> tuple[Scores, Scores]:
+def _naive_baselines(held: _HeldOut, scale: float) -> tuple[Scores, Scores]:
     targets, origins = held.windows.targets, held.windows.origins
     return (forecast_scores("naive", targets, naive_forecast(held.values, origins), held.train, scale),
             forecast_scores("seasonal naive", targets, seasonal_naive_forecast(held.values, origins),
@@ -317,7 +317,7 @@ def evaluate(raw_predictions: np.ndarray, series: Series, series_cfg: SeriesTabl
     """
     held = _held_out(series, series_cfg, window)
     forecast = normalise_predictions(raw_predictions, len(held.windows.origins))
-    naive, seasonal = _baselines(held, series.scale)
+    naive, seasonal = _naive_baselines(held, series.scale)
     scores = forecast_scores(name, held.windows.targets, forecast, held.train, series.scale)
     return Evaluation(scores, naive, seasonal, len(held.windows.origins), int(window),
                       held.test.start, held.test.end)
@@ -330,7 +330,7 @@ def baseline_table(series: Series, series_cfg: SeriesTable,
     Baselines use no inputs, so ``window`` only matters in that the windows must
     fit before the test part.
     """
-    return list(_baselines(_held_out(series, series_cfg, window), series.scale))
+    return list(_naive_baselines(_held_out(series, series_cfg, window), series.scale))
 
 
 def seasonal_naive_one_step_mae(series: Series, start: DayLike, end: DayLike, m: int = SEASON) -> float:

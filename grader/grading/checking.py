@@ -41,7 +41,7 @@ class Prober(Protocol):
     def predict(self, path: Path, inputs: Any) -> Any: ...
 
 
-ForecastEvaluator = Callable[[Task, Path, ModelDescription, Prober], dict[str, Any]]
+EvaluateForecast = Callable[[Task, Path, ModelDescription, Prober], dict[str, Any]]
 
 
 def locate(folder: Path, task: Task) -> Path | None:
@@ -72,7 +72,7 @@ class SubmissionCheck:
 
 
 def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
-               forecast: ForecastEvaluator | None = None, include_hidden: bool = False,
+               forecast: EvaluateForecast | None = None, include_hidden: bool = False,
                limits: InspectionLimits | None = None) -> tuple[list[CheckResult], ModelDescription | None]:
     """Check one task's file; never raises for a bad file."""
     path = locate(folder, task)
@@ -126,7 +126,7 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
     return results, description
 
 
-def _forecast_evidence(forecast: ForecastEvaluator | None, task: Task, path: Path, description: ModelDescription,
+def _forecast_evidence(forecast: EvaluateForecast | None, task: Task, path: Path, description: ModelDescription,
                        prober: Prober) -> dict[str, Any]:
     """The evaluator's evidence; its own failures become a grader error (reviewed), never a silent fail."""
     if forecast is None:
@@ -146,7 +146,7 @@ def _with(evidence: Evidence, **changes: Any) -> Evidence:
 
 
 def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = None,
-                     forecast: ForecastEvaluator | None = None, include_hidden: bool = False,
+                     forecast: EvaluateForecast | None = None, include_hidden: bool = False,
                      tasks: list[str] | None = None) -> SubmissionCheck:
     """Check every model task of ``bank`` against the files in ``folder``."""
     folder = Path(folder)

@@ -95,7 +95,7 @@ def current_versions(course: Course, bank: Bank) -> Versions:
 
 
 @dataclass
-class Outcome:
+class SubmissionOutcome:
     """What happened to one submission in a batch."""
 
     student: str
@@ -108,7 +108,7 @@ class Outcome:
 
 @dataclass
 class BatchSummary:
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[SubmissionOutcome] = field(default_factory=list)
     run_id: int | None = None
     seconds: float = 0.0
 
@@ -121,7 +121,7 @@ class BatchSummary:
         return sum(graded) / len(graded) if graded else None
 
 
-def prose_results(bank: Bank, folder: Path) -> list[CheckResult]:
+def answers_results(bank: Bank, folder: Path) -> list[CheckResult]:
     """Prose results for every question with prose points, from ``folder/answers.md``."""
     from grader.prose import scoring as prose
     from grader.prose.answers import read_answers
@@ -151,7 +151,7 @@ def prose_results(bank: Bank, folder: Path) -> list[CheckResult]:
 def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any) -> list[CheckResult]:
     """Every result for the submission files in ``folder``: models, forecasts and prose."""
     checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True)
-    return checked.results + prose_results(bank, folder)
+    return checked.results + answers_results(bank, folder)
 
 
 class Grader:
@@ -254,7 +254,7 @@ def discover(directory: Path) -> list[Path]:
 
 def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,
               isolate: bool = False, force: bool = False,
-              progress: Callable[[Outcome], None] | None = None) -> BatchSummary:
+              progress: Callable[[SubmissionOutcome], None] | None = None) -> BatchSummary:
     """Submit and grade every path; one bad submission never stops the others.
 
     Refuses the whole batch up front (``CourseError``) when :func:`require_ready` does.
@@ -272,24 +272,24 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
     pool = WorkerPool(min(workers, max(1, len(paths))), kind="keras", limits=Limits.from_course(course.limits, "keras"),
                       isolate=isolate)
 
-    def one(path: Path) -> Outcome:
+    def one(path: Path) -> SubmissionOutcome:
         t0 = time.perf_counter()
         try:
             student = student_id_from_path(path)
         except IntakeError as exc:
-            return Outcome(path.name, "failed", message=str(exc))
+            return SubmissionOutcome(path.name, "failed", message=str(exc))
         try:
             student, submission_id, _ = grader.submit(path, student)
         except IntakeError as exc:
             grader.record_failure(student, path, str(exc), run_id)
-            return Outcome(student, "failed", 0.0, bank.points, str(exc), time.perf_counter() - t0)
+            return SubmissionOutcome(student, "failed", 0.0, bank.points, str(exc), time.perf_counter() - t0)
         if not force and grader.is_current(submission_id):
-            return Outcome(student, "skipped", message="already graded with these files and versions")
+            return SubmissionOutcome(student, "skipped", message="already graded with these files and versions")
         with pool.acquire() as worker:
             prober = SandboxProber(course.limits, worker=worker)
             results = grader.grade(submission_id, run_id, prober)
         score, max_score = total(results)
-        return Outcome(student, "graded", score, max_score, seconds=time.perf_counter() - t0)
+        return SubmissionOutcome(student, "graded", score, max_score, seconds=time.perf_counter() - t0)
 
     interrupted = False
     try:
@@ -300,7 +300,7 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
                     try:
                         outcome = future.result()
                     except Exception as exc:  # one submission's failure is recorded, never fatal
-                        outcome = Outcome(futures[future].stem, "failed",
+                        outcome = SubmissionOutcome(futures[future].stem, "failed",
                                           message=f"{type(exc).__name__}: {str(exc)[:200]}")
                     summary.outcomes.append(outcome)
                     if progress:

@@ -62,7 +62,7 @@ class IntakeLimits:
     ratio_floor_bytes: int = 1 * MiB     # ... checked once a member has produced this much
 
 
-DEFAULT_LIMITS = IntakeLimits()
+DEFAULT_INTAKE_LIMITS = IntakeLimits()
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def student_id_from_path(path: str | os.PathLike) -> str:
 
 # --------------------------------------------------------------------------- reading
 
-def read_submission(path: str | os.PathLike, *, limits: IntakeLimits = DEFAULT_LIMITS,
+def read_submission(path: str | os.PathLike, *, limits: IntakeLimits = DEFAULT_INTAKE_LIMITS,
                     strict: bool = False) -> SubmissionFiles:
     """Read a submission folder or .zip into memory, refusing whatever is unsafe.
 

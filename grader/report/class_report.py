@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.forecast.baselines import task_baselines
 from grader.core.bank import Bank, Task
 from grader.core.course import Course
 from grader.core.records import ClassSnapshot, question_of, task_questions
@@ -137,18 +138,17 @@ def prose_misconceptions(data: ClassData) -> list[dict[str, Any]]:
 
 
 def _baselines(data: ClassData, task: Task, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    entry = data.manifest.get("tasks", {}).get(task.id, {})
-    found: dict[str, dict[str, Any]] = {"naive": {}, "seasonal_naive": {}, "reference": {}}
+    """The task's baselines as the graded rows measured them (same builder, same windows), the manifest's
+    where no row has one; the reference always as built."""
+    from_manifest = task_baselines(data.manifest, task.id)
+    found: dict[str, dict[str, Any]] = {name: {} for name in from_manifest}
     for row in rows:
         for name, values in (row["details"].get("baselines") or {}).items():
             if name in found and not found[name] and values and values.get("mae") is not None:
                 found[name] = dict(values)
-    if entry.get("mae") is not None:
-        found["reference"] = {"mae": entry.get("mae"), "mase": entry.get("mase"), "rmse": entry.get("rmse")}
-    if not found["naive"] and entry.get("naive_mae") is not None:
-        found["naive"] = {"mae": entry["naive_mae"]}
-    if not found["seasonal_naive"] and entry.get("seasonal_naive_mae") is not None:
-        found["seasonal_naive"] = {"mae": entry["seasonal_naive_mae"]}
+    for name, values in from_manifest.items():
+        if values and (name == "reference" or not found[name]):
+            found[name] = values
     return found
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 # Imported here, not when first needed: after dropping privileges the worker may no longer
 # read the grader's own files, and a Keras 2 file can arrive with any task.
+from grader.core.contract import DEFAULT_WINDOW
 from grader.sandbox.keras2 import error_line, is_keras2_file, load_keras2
 
 PROBE_BATCH = 3
@@ -83,7 +84,7 @@ def _probe_inputs(kind: str, declared: list | None) -> list[tuple[int, ...]]:
         dims = [d if d is not None else default for d, default in zip(dims, VIDEO_DEFAULTS)]
     elif len(declared) == 3 and dims[0] is None:
         features = dims[1] if dims[1] is not None else 1
-        steps = (56,) if forecaster else PROBE_STEPS
+        steps = (DEFAULT_WINDOW,) if forecaster else PROBE_STEPS
         return [(PROBE_BATCH, n, features) for n in steps]
     dims = [d if d is not None else 4 for d in dims]
     return [(PROBE_BATCH, *dims)]
@@ -232,7 +233,7 @@ def warmup() -> None:
         import keras
 
         model = keras.Sequential([keras.Input((None, 1)), keras.layers.LSTM(2), keras.layers.Dense(7)])
-        np.save(tmp_path / "inputs.npy", np.zeros((2, 56, 1), "float32"), allow_pickle=False)
+        np.save(tmp_path / "inputs.npy", np.zeros((2, DEFAULT_WINDOW, 1), "float32"), allow_pickle=False)
         for name in ("w.keras", "w.h5"):
             model.save(tmp_path / name)
             probe_model({"file": name, "kind": "seq2vec", "declared": [None, None, 1]}, tmp_path)

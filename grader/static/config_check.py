@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 from grader.static import allowlist
 from grader.static.errors import BrokenModel, UnsafeModel
-from grader.static.limits import DEFAULT_LIMITS, InspectionLimits
+from grader.static.limits import DEFAULT_INSPECTION_LIMITS, InspectionLimits
 
 
 def loads(raw: bytes, file_name: str, member: str) -> Any:
@@ -21,7 +21,7 @@ def loads(raw: bytes, file_name: str, member: str) -> Any:
         raise BrokenModel(f"{file_name}: {member} is not valid JSON ({str(exc)[:80]}); save the model again") from None
 
 
-def check_config(config: Any, file_name: str, limits: InspectionLimits = DEFAULT_LIMITS) -> None:
+def check_config(config: Any, file_name: str, limits: InspectionLimits = DEFAULT_INSPECTION_LIMITS) -> None:
     """Refuse any object in ``config`` that is not a built-in Keras class from a Keras module."""
     count = 0
     for obj, where in _objects(config, "", 0, limits, file_name):

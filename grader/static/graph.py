@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from grader.static import allowlist
 from grader.static.description import MODEL_CLASSES, Layer, ModelDescription, Optimizer
 from grader.static.errors import BrokenModel, UnsafeModel
-from grader.static.limits import DEFAULT_LIMITS, InspectionLimits
+from grader.static.limits import DEFAULT_INSPECTION_LIMITS, InspectionLimits
 
 
 def _shape(value: Any) -> tuple[int | None, ...] | None:
@@ -382,7 +382,7 @@ def _optimizer(config: dict) -> Optimizer | None:
 
 
 def describe(config: dict, path: str, fmt: str, keras_version: str | None,
-             limits: InspectionLimits = DEFAULT_LIMITS) -> ModelDescription:
+             limits: InspectionLimits = DEFAULT_INSPECTION_LIMITS) -> ModelDescription:
     """Flatten a checked model config into a :class:`ModelDescription` in data-flow order."""
     file_name = Path(path).name
     class_name = config.get("class_name")

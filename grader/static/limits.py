@@ -19,5 +19,5 @@ class InspectionLimits:
     max_h5_objects: int = 20000
 
 
-DEFAULT_LIMITS = InspectionLimits()
+DEFAULT_INSPECTION_LIMITS = InspectionLimits()
 MB = 1024 * 1024

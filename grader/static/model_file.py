@@ -39,7 +39,7 @@ from grader.static.archive import inspect_keras_zip
 from grader.static.description import ModelDescription
 from grader.static.errors import BrokenModel
 from grader.static.hdf5 import inspect_h5
-from grader.static.limits import DEFAULT_LIMITS, MB, InspectionLimits
+from grader.static.limits import DEFAULT_INSPECTION_LIMITS, MB, InspectionLimits
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -56,7 +56,7 @@ def sniff(path: Path) -> str:
     return "unknown"
 
 
-def inspect_model_file(path: str | os.PathLike, limits: InspectionLimits = DEFAULT_LIMITS) -> ModelDescription:
+def inspect_model_file(path: str | os.PathLike, limits: InspectionLimits = DEFAULT_INSPECTION_LIMITS) -> ModelDescription:
     """Describe the model saved at ``path`` or raise :class:`InspectionError`."""
     path = Path(path)
     name = path.name
