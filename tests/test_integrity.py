@@ -279,6 +279,22 @@ def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
     assert exposure(open_course(unpacked)) == []
 
 
+# --------------------------------------------------------------------------- feedback and [release]
+
+def test_feedback_from_the_cli_hides_the_rubric_wording_until_released(tmp_path, bank):
+    import html
+
+    from tests.test_reports import build_course
+
+    course = build_course(tmp_path / "course", bank)
+    out = tmp_path / "erin.html"
+    grader("feedback", "--course", str(course.root), "--student", "erin", "--out", str(out), check=True)
+    page = html.unescape(out.read_text())
+    wording = [p.text for q in bank.questions for p in q.key_points] + [q.answer.strip()[:80] for q in bank.questions]
+    assert not [text for text in wording if text in page]
+    assert bank.question("Q3").key_points[0].label in page
+
+
 # --------------------------------------------------------------------------- one rule for status
 
 def test_status_follows_the_score():
@@ -310,16 +326,18 @@ def test_an_override_sets_status_by_the_same_rule():
 
 
 @pytest.mark.slow
-def test_every_reference_graded_as_a_student_scores_full_marks(demo, bank):
-    """The demo's "alice" is the ten reference models and the reference answers."""
-    from grader.store.gradebook import Gradebook
-
-    with Gradebook(demo["course"].db_url) as gradebook:
-        rows = gradebook.current_results(gradebook.latest_submission("alice").id)
+def test_every_reference_graded_as_a_student_scores_full_marks(demo, bank, tmp_path):
+    """The demo's "alice" is the ten reference models and the reference answers; regraded through the CLI."""
+    course = tmp_path / "course"
+    shutil.copytree(demo["course"].root, course)
+    result = grader("grade", "--course", str(course), "alice", "--json", "--force")
+    assert result.returncode == 0, result.stderr
+    graded = json.loads(result.stdout)
+    rows = graded["tests"]
     not_passed = [(row["name"], row["status"], row["score"], row["max_score"]) for row in rows
                   if row["status"] != "passed"]
     assert not not_passed
-    assert sum(row["score"] for row in rows) == pytest.approx(bank.points) == 80
+    assert graded["score"] == pytest.approx(bank.points) == 80
     assert {row["task"] for row in rows} >= {task.id for task in bank.tasks}
 
 
