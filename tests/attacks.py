@@ -140,3 +140,62 @@ def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
 
 def npz_bomb(gib: int = 3) -> str:
     return NPZ_BOMB_TEMPLATE.format(gib=gib)
+
+# Calls the grader's own NumPy reference, if the worker has it loaded.
+REFERENCE_CALLER = r"""
+import sys
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    for name in ("reference_models.lstm_cell", "grader.checks.lstm_cell"):
+        module = sys.modules.get(name)
+        if module is not None:
+            step = getattr(module, "lstm_step", None) or getattr(module, "reference_step")
+            return step(x, h, c, kernel, recurrent_kernel, bias)
+    return h, c
+"""
+
+# Imports the grader's reference from disk, if the sandbox can read it.
+REFERENCE_BY_IMPORT = r"""
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    for name in ("reference_models.lstm_cell", "grader.checks.lstm_cell"):
+        try:
+            module = __import__(name, fromlist=["x"])
+        except Exception:
+            continue
+        step = getattr(module, "lstm_step", None) or getattr(module, "reference_step")
+        return step(x, h, c, kernel, recurrent_kernel, bias)
+    return h, c
+"""
+
+# Spells a file's first bytes as the shapes of the arrays it returns (stride-0 views cost no memory).
+SHAPE_CARRIER_TEMPLATE = r"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+DATA = np.fromfile({path!r}, dtype=np.uint8)[:16]
+
+def _carrier(chunk):
+    return as_strided(np.zeros(1), shape=tuple(int(b) & 0x7F for b in chunk), strides=(0,) * len(chunk))
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    return _carrier(DATA[:8]), _carrier(DATA[8:16])
+"""
+
+# Forges a well-shaped reply whose numbers are integers too large for a float.
+HUGE_NUMBER_REPLY = r"""
+import json
+import os
+import sys
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    frame = sys._getframe(1)
+    while frame is not None and "cases" not in frame.f_locals:
+        frame = frame.f_back
+    cases = frame.f_locals["cases"] if frame is not None else []
+    big = 10 ** 400
+    results = [{"h": [[big] * case["h"].shape[1]] * case["x"].shape[0],
+                "c": [[big] * case["h"].shape[1]] * case["x"].shape[0]} for case in cases]
+    fd = int(sys.argv[sys.argv.index("--reply-fd") + 1])
+    os.write(fd, json.dumps({"id": 1, "ok": True, "result": {"results": results}}).encode() + b"\n")
+    os._exit(0)
+"""

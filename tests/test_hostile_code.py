@@ -48,7 +48,7 @@ def short_prober():
 @pytest.mark.parametrize("source, message", [
     (LOOPS_FOREVER, "timed out after 8 s"),
     (ALLOCATES, "memory"),
-    (FORKS_AND_HANGS, "timed out after 8 s"),
+    (FORKS_AND_HANGS, "imports 'os'"),
 ], ids=["loop", "allocate", "fork"])
 def test_hostile_lstm_step_scores_zero_and_rest_is_graded(bank, model_files, short_prober, tmp_path, source, message):
     folder = tmp_path / "submission"
@@ -62,3 +62,13 @@ def test_hostile_lstm_step_scores_zero_and_rest_is_graded(bank, model_files, sho
     assert "\n" not in q6[0].output
     q1 = checked.for_task("q1_seq2seq")
     assert q1 and all(r.status == "passed" for r in q1)
+
+
+def test_forking_code_past_the_static_policy_is_still_stopped_by_the_sandbox(short_prober, tmp_path):
+    """The import policy is the first line; the sandbox holds on its own when a file gets past it."""
+    from grader.sandbox.prober import ProbeFailed
+
+    path = tmp_path / "q6_lstm_cell.py"
+    path.write_text(FORKS_AND_HANGS)
+    with pytest.raises(ProbeFailed, match="timed out after 8 s"):
+        short_prober.lstm_step_cases(path)

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.attacks import ANSWER_KEY_SNOOPER, CANARY_AT_IMPORT_TEMPLATE, CANARY_CARRIER_TEMPLATE, FORGED_REPLY, npz_bomb
+from tests.attacks import (ANSWER_KEY_SNOOPER, CANARY_AT_IMPORT_TEMPLATE, CANARY_CARRIER_TEMPLATE, FORGED_REPLY,
+                           HUGE_NUMBER_REPLY, REFERENCE_BY_IMPORT, REFERENCE_CALLER, SHAPE_CARRIER_TEMPLATE, npz_bomb)
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_SEED = 20240607
@@ -68,9 +69,66 @@ def _submission(folder: Path, q6_source: str, *, models: dict[str, Path] | None 
 def test_q6_answer_key_lookup_scores_zero_in_check(tmp_path):
     folder = _submission(tmp_path / "snoop", ANSWER_KEY_SNOOPER)
     tests = _tests(grader("check", str(folder), "--json", "--task", "q6_lstm_cell"))
-    numeric = tests["q6_lstm_cell: lstm_step_matches_keras"]
-    assert numeric["score"] == 0 and numeric["status"] == "failed", numeric
+    q6 = [t for t in tests.values() if t["task"] == "q6_lstm_cell"]
+    assert sum(t["score"] for t in q6) == 0 and not any(t["status"] == "passed" for t in q6), q6
     assert "cases_seed" not in json.dumps(tests), "the seed is never shown to the student"
+
+
+@pytest.fixture(scope="module")
+def plain_prober():
+    from grader.sandbox.prober import SandboxProber
+
+    with SandboxProber({"task_seconds": 60}) as prober:
+        yield prober
+
+
+def _run_past_the_policy(prober, tmp_path, source: str) -> dict:
+    """Run a q6 file in the sandbox directly, as if it had got past the static import policy."""
+    path = tmp_path / "q6_lstm_cell.py"
+    path.write_text(source)
+    return prober.lstm_step_cases(path)
+
+
+@pytest.mark.slow
+def test_no_answer_key_reachable_at_runtime(plain_prober, tmp_path):
+    """Even past the import policy, the snooper finds no expected value anywhere in the sandbox."""
+    from grader.checks.evidence import Evidence
+    from grader.checks.lstm_cell import lstm_step_matches_keras
+
+    evidence = _run_past_the_policy(plain_prober, tmp_path, ANSWER_KEY_SNOOPER)
+    assert lstm_step_matches_keras(Evidence(probe=evidence), None).status == "failed", evidence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", [REFERENCE_CALLER, REFERENCE_BY_IMPORT], ids=["sys-modules", "import"])
+def test_the_graders_reference_is_not_in_reach(plain_prober, tmp_path, source):
+    from grader.checks.evidence import Evidence
+    from grader.checks.lstm_cell import lstm_step_matches_keras
+
+    evidence = _run_past_the_policy(plain_prober, tmp_path, source)
+    assert lstm_step_matches_keras(Evidence(probe=evidence), None).status == "failed", evidence
+
+
+@pytest.mark.slow
+def test_returned_shapes_carry_no_file_contents(plain_prober, tmp_path, canary_file):
+    evidence = _run_past_the_policy(plain_prober, tmp_path, SHAPE_CARRIER_TEMPLATE.format(path=str(canary_file)))
+    text = json.dumps(evidence)
+    assert "another shape" in text
+    for byte in canary_file.read_bytes()[:8]:
+        assert f"{byte}," not in text and f"({byte}" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", [npz_bomb(3), FORGED_REPLY, HUGE_NUMBER_REPLY], ids=["npz-bomb", "forged", "bigint"])
+def test_hostile_replies_past_the_policy_cost_the_task_only(plain_prober, tmp_path, source):
+    from grader.sandbox.prober import ProbeFailed
+
+    try:
+        evidence = _run_past_the_policy(plain_prober, tmp_path, source)
+    except ProbeFailed as exc:
+        assert "\n" not in str(exc)
+        return
+    assert "cases" in evidence or "error" in evidence
 
 
 @pytest.mark.slow
@@ -100,7 +158,7 @@ def test_a_bomb_costs_its_task_only_and_the_grader_stays_small(model_files, tmp_
                     memory_cap=GRADER_MEMORY_CAP)
     tests = _tests(result)
     q6 = [t for name, t in tests.items() if name.startswith("q6_lstm_cell")]
-    numeric = [t for t in q6 if t["check"] in ("lstm_step_matches_keras", "run")]
+    numeric = [t for t in q6 if t["check"] in ("lstm_step_matches_keras", "run", "file")]
     assert numeric and all(t["score"] == 0 and t["status"] != "passed" for t in numeric), q6
     for t in q6:
         assert "\n" not in t["output"] and len(t["output"]) < 400
@@ -129,8 +187,16 @@ def test_student_exception_text_never_reaches_the_output(tmp_path, canary_file, 
     result = grader("check", str(folder), "--json", "--task", "q6_lstm_cell")
     assert "CANARY" not in result.stdout + result.stderr and "1234567" not in result.stdout
     tests = _tests(result)
-    output = tests["q6_lstm_cell: lstm_step_matches_keras"]["output"]
-    assert re.search(r"raised (ValueError|SystemExit|RuntimeError) at line \d+ of q6_lstm_cell\.py", output), output
+    assert all(t["score"] == 0 for t in tests.values() if t["task"] == "q6_lstm_cell")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", [CANARY_CARRIER_TEMPLATE, CANARY_AT_IMPORT_TEMPLATE], ids=["call", "import"])
+def test_student_exception_text_never_leaves_the_sandbox(plain_prober, tmp_path, canary_file, template):
+    evidence = _run_past_the_policy(plain_prober, tmp_path, template.format(path=str(canary_file)))
+    text = json.dumps(evidence)
+    assert "CANARY" not in text and "1234567" not in text
+    assert re.search(r"raised (ValueError|SystemExit|RuntimeError) at line \d+ of q6_lstm_cell\.py", text), text
 
 
 # --------------------------------------------------------------------------- held-out secrecy
@@ -366,3 +432,36 @@ def test_the_bundled_course_points_at_the_bundled_series():
     assert changed["series"]["path"] == "cta.csv" and changed["series"]["scale"] == 1e6
     assert tomllib.loads(with_series_path('[series]\nsource = "csv"\n', "a.csv"))["series"]["path"] == "a.csv"
     assert tomllib.loads(with_series_path('[course]\nname = "x"\n', "a.csv"))["series"]["path"] == "a.csv"
+
+
+# --------------------------------------------------------------------------- static reading vs what Keras builds
+
+@pytest.mark.slow
+def test_a_dead_branch_in_the_config_earns_no_architecture_credit(tmp_path):
+    """A second LSTM added to config.json but feeding no output is not in the model Keras builds: no deep stack."""
+    import keras
+
+    inp = keras.Input((None, 3), name="inp")
+    hidden = keras.layers.LSTM(8, return_sequences=True, name="real_lstm")(inp)
+    keras.Model(inp, keras.layers.Dense(2, name="out")(hidden)).save(tmp_path / "base.keras")
+    with zipfile.ZipFile(tmp_path / "base.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    layers = config["config"]["layers"]
+    real = next(layer for layer in layers if layer["name"] == "real_lstm")
+    dead = json.loads(json.dumps(real))
+    dead["name"] = dead["config"]["name"] = "dead_lstm"
+    dead.pop("build_config", None)
+    dead["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__", "config": {
+        "shape": [None, None, 8], "dtype": "float32", "keras_history": ["real_lstm", 0, 0]}}],
+        "kwargs": {"training": False, "mask": None}}]
+    layers.insert(layers.index(real) + 1, dead)
+    members["config.json"] = json.dumps(config).encode()
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "q3_deep_seq2seq.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    tests = _tests(grader("check", str(folder), "--json", "--task", "q3_deep_seq2seq", "--static-only"))
+    stacked = tests["q3_deep_seq2seq: stacked_recurrent_layers"]
+    assert stacked["status"] == "failed" and "dead_lstm" not in json.dumps(tests), stacked

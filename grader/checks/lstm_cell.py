@@ -122,7 +122,10 @@ def _matrix(value: Any, shape: tuple[int, int]) -> np.ndarray | None:
         return None
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for row in value for v in row):
         return None
-    return np.asarray(value, dtype="float64").reshape(shape)
+    try:   # a forged reply may hold integers too large for a float
+        return np.asarray(value, dtype="float64").reshape(shape)
+    except (OverflowError, ValueError, TypeError):
+        return None
 
 
 def _small_int(value: Any, low: int, high: int) -> int | None:
@@ -217,7 +220,7 @@ def compare(cases: LstmCases, outputs: StudentOutputs, source_lines: list[str], 
         elif n in outputs.shapes:
             got_h, got_c = outputs.shapes[n]
             entry["error"] = (f"lstm_step must return (h, c) each of shape {case.shape} (batch, units); "
-                              f"got {_shown(got_h)} and {_shown(got_c)}")
+                              f"it returned {_shown(got_h)} and {_shown(got_c)}")
         else:
             h, c = outputs.arrays[n]
             with np.errstate(invalid="ignore"):
@@ -230,7 +233,11 @@ def compare(cases: LstmCases, outputs: StudentOutputs, source_lines: list[str], 
 
 
 def _shown(shape: tuple[int, ...] | None) -> str:
-    return "something that is not an array" if shape is None else str(shape)
+    """A returned array described by its rank only: its sizes are the student's to choose, so they could
+    spell out a file's bytes."""
+    if shape is None:
+        return "something that is not an array"
+    return "a scalar" if not shape else f"a {len(shape)}-D array of another shape"
 
 
 def mistake_hint(case: LstmCase, h: np.ndarray, c: np.ndarray) -> str:

@@ -110,6 +110,9 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                 evidence = _with(evidence, probe={"error": f"{path.name} defines no function lstm_step, so it cannot be run"})
     except ProbeFailed as exc:
         return _task_error(task, f"{path.name}: {exc}", check="run"), description
+    except Exception as exc:  # a reply that broke the grader's reading must cost this task only
+        return _task_error(task, f"{path.name}: the sandbox's result could not be read ({type(exc).__name__})",
+                           check="run"), description
 
     results = []
     for name, points in task.checks:

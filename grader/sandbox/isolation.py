@@ -18,7 +18,6 @@ Each task runs in a fresh task directory holding copies of its files (:func:`mak
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 import pwd
 import resource
@@ -48,17 +47,12 @@ Files = Mapping[str, "str | os.PathLike[str]"]
 
 
 def python_path(extra: Sequence[str | os.PathLike] = ()) -> str:
-    """``PYTHONPATH`` for a worker: where ``grader`` and ``reference_models`` live, then ``extra``.
+    """``PYTHONPATH`` for a worker: where ``grader`` lives, then ``extra``.
 
     Computed from the installed package, so it works from a source checkout and from a wheel.
+    Workers never need ``reference_models`` (the reference solutions), so it is not added.
     """
     entries = [str(_PACKAGE_ROOT)]
-    try:
-        spec = importlib.util.find_spec("reference_models")
-    except (ImportError, ValueError):
-        spec = None
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        entries.append(str(Path(location).resolve().parent))
     entries.extend(str(Path(item).resolve()) for item in extra)
     return os.pathsep.join(dict.fromkeys(entries))
 

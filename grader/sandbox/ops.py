@@ -199,6 +199,41 @@ def run_lstm_step(payload: dict, task_dir: Path) -> dict:
     return {"results": results}
 
 
+WARMUP_CELL = """
+import numpy as np
+
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    z = x @ kernel + h @ recurrent_kernel + bias
+    parts = np.split(z, 4, axis=-1)
+    gate = 1.0 / (1.0 + np.exp(-parts[0]))
+    return gate * np.tanh(parts[2]), gate * c
+"""
+
+
+class _SealedImports:
+    """A meta-path finder that refuses the grader's own packages to the code that runs after it."""
+
+    SEALED = ("grader", "reference_models")
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] in self.SEALED:
+            raise ImportError(f"{name} cannot be imported here")
+        return None
+
+
+def seal_imports() -> None:
+    """From now on this process imports nothing more of the grader's and cannot reach its reference cell.
+
+    Called at the end of a plain worker's warm-up, before any student code: the worker has
+    everything it needs loaded; the static policy of :mod:`grader.static.python_source` is the
+    first line against a student's cell importing the grader, this is the second.
+    """
+    sys.meta_path.insert(0, _SealedImports())
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in _SealedImports.SEALED and hasattr(module, "__path__"):
+            module.__path__ = []
+
+
 def warmup() -> None:
     """Run every op once on our own files, before the worker drops privileges.
 
@@ -216,18 +251,19 @@ def warmup() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         if os.environ.get("GRADER_WORKER_KIND", "keras") != "keras":
-            from reference_models.lstm_cell import __file__ as reference_source
-
             rng = np.random.default_rng(0)
             case = {"x": rng.normal(size=(1, 2)).tolist(), "h": [[0.0, 0.0]], "c": [[0.0, 0.0]],
                     "kernel": rng.normal(size=(2, 8)).tolist(), "recurrent_kernel": rng.normal(size=(2, 8)).tolist(),
                     "bias": [0.0] * 8}
-            (tmp_path / "warmup_cell.py").write_text(Path(reference_source).read_text())
+            # The NumPy a student's cell uses, but not an LSTM: the reference solution never enters the
+            # process that runs student code.
+            (tmp_path / "warmup_cell.py").write_text(WARMUP_CELL)
             run_lstm_step({"file": "warmup_cell.py", "cases": [case]}, tmp_path)
             broken = tmp_path / "warmup_broken.py"
             broken.write_text("raise ValueError('warm-up')\n")
             run_lstm_step({"file": broken.name, "cases": [case]}, tmp_path)
             sys.modules.pop("student_lstm_cell", None)
+            seal_imports()
             return
         import h5py  # noqa: F401
         import keras

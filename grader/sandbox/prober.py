@@ -139,7 +139,7 @@ class SandboxProber:
         source_lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         try:
             outputs = lstm_cases.read_reply(reply, cases, len(source_lines))
-        except lstm_cases.MalformedReply:
+        except (lstm_cases.MalformedReply, RecursionError, MemoryError):
             return {"error": f"running {path.name} produced a reply that lstm_step cannot have returned: the "
                              "grader's runner was tampered with"}
         return lstm_cases.compare(cases, outputs, source_lines, path.name)

@@ -404,9 +404,11 @@ def describe(config: dict, path: str, fmt: str, keras_version: str | None,
             layer_shape = _shape(node.config.get("batch_shape")) or _shape(node.config.get("batch_input_shape"))
             if layer_shape is not None:
                 input_shapes.append(layer_shape)
-    keys = _topological(graph)
+    live = _feeding_outputs(graph, exits)
+    keys = [key for key in _topological(graph) if key in live]
+    edges = [(src, dst) for src, dst in graph.edges if src in live and dst in live]
     parents: dict[str, list[str]] = {}
-    for src, dst in graph.edges:
+    for src, dst in edges:
         parents.setdefault(dst, []).append(src)
     layers = []
     index = 0
@@ -420,5 +422,26 @@ def describe(config: dict, path: str, fmt: str, keras_version: str | None,
     return ModelDescription(
         path=path, format=fmt, keras_version=keras_version, model_class=str(class_name),
         input_shapes=tuple(input_shapes), layers=tuple(layers), outputs=tuple(exits),
-        optimizer=_optimizer(config), edges=tuple(graph.edges),
+        optimizer=_optimizer(config), edges=tuple(edges),
     )
+
+
+def _feeding_outputs(graph: _Graph, exits: list[str]) -> set[str]:
+    """The nodes whose data reaches the model's outputs.
+
+    A layer on a branch that feeds no output is in the config but not in the model Keras
+    builds from it (nor in its forward pass), so it must not count for any rule: a dead
+    second LSTM does not make a stack deep.
+    """
+    if not exits or not all(key in graph.nodes for key in exits):
+        return set(graph.nodes)
+    feeds: dict[str, set[str]] = {}
+    for src, dst in graph.edges:
+        feeds.setdefault(dst, set()).add(src)
+    live, stack = set(exits), list(exits)
+    while stack:
+        for src in feeds.get(stack.pop(), ()):
+            if src not in live:
+                live.add(src)
+                stack.append(src)
+    return live
