@@ -135,12 +135,20 @@ def test_hostile_replies_past_the_policy_cost_the_task_only(plain_prober, tmp_pa
 def test_q6_answer_key_lookup_scores_zero_in_grade(demo, tmp_path):
     course = tmp_path / "course"
     shutil.copytree(demo["course"].root, course)
-    folder = _submission(tmp_path / "mallory", ANSWER_KEY_SNOOPER)
-    grader("submit", "--course", str(course), "--student", "mallory", str(folder), check=True)
-    result = grader("grade", "--course", str(course), "mallory", "--json")
-    assert result.returncode == 0, result.stderr
-    rows = {row["name"]: row for row in json.loads(result.stdout)["tests"]}
-    numeric = rows["q6_lstm_cell: lstm_step_matches_keras"]
+
+    def graded(name: str, source: str) -> dict[str, dict]:
+        folder = _submission(tmp_path / name, source)
+        grader("submit", "--course", str(course), "--student", "mallory", str(folder), check=True)
+        result = grader("grade", "--course", str(course), "mallory", "--json")
+        assert result.returncode == 0, result.stderr
+        return {row["name"]: row for row in json.loads(result.stdout)["tests"] if row["task"] == "q6_lstm_cell"}
+
+    snooped = graded("snoop", ANSWER_KEY_SNOOPER)
+    assert sum(row["auto_score"] for row in snooped.values()) == 0, snooped
+    assert not any(row["status"] == "passed" for row in snooped.values())
+    # A plain NumPy cell that runs: its cases' seed is kept for the instructor, never in the message.
+    numeric = graded("plain", "def lstm_step(x, h, c, kernel, recurrent_kernel, bias):\n    return h, c\n")[
+        "q6_lstm_cell: lstm_step_matches_keras"]
     assert numeric["auto_score"] == 0 and numeric["status"] == "failed", numeric
     assert isinstance(numeric["details"]["cases_seed"], int), "the seed is recorded for the instructor"
     assert str(numeric["details"]["cases_seed"]) not in numeric["output"]
