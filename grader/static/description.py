@@ -14,7 +14,7 @@ non-input layers, which is how messages number them ("layer 3 'lstm_2'").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 # Keras class names (Keras 3 and Keras 2 spellings) by role.
 RECURRENT_CLASSES = frozenset({
@@ -31,6 +31,22 @@ CONV2D_CLASSES = frozenset({"Conv2D", "Convolution2D", "SeparableConv2D",
 CONV3D_CLASSES = frozenset({"Conv3D", "Convolution3D"})
 POOL1D_CLASSES = frozenset({"MaxPooling1D", "AveragePooling1D", "MaxPool1D", "AvgPool1D"})
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+
+
+def reachable(edges: Iterable[tuple[str, str]], starts: Iterable[str], *, downstream: bool) -> set[str]:
+    """Keys reachable from ``starts`` along ``edges`` (with the data flow when ``downstream``, else against it)."""
+    links: dict[str, set[str]] = {}
+    for src, dst in edges:
+        a, b = (src, dst) if downstream else (dst, src)
+        links.setdefault(a, set()).add(b)
+    seen: set[str] = set()
+    stack = list(starts)
+    while stack:
+        for nxt in links.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
 
 
 @dataclass(frozen=True)
@@ -164,18 +180,7 @@ class ModelDescription:
         raise KeyError(key)
 
     def _reach(self, layer: Layer, downstream: bool) -> set[str]:
-        links: dict[str, set[str]] = {}
-        for src, dst in self.edges:
-            a, b = (src, dst) if downstream else (dst, src)
-            links.setdefault(a, set()).add(b)
-        seen: set[str] = set()
-        stack = [layer.key]
-        while stack:
-            for nxt in links.get(stack.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return seen
+        return reachable(self.edges, [layer.key], downstream=downstream)
 
     def ancestors(self, layer: Layer) -> set[str]:
         """Keys of every layer upstream of ``layer`` in the data flow."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from grader.static import allowlist
-from grader.static.description import MODEL_CLASSES, Layer, ModelDescription, Optimizer
+from grader.static.description import MODEL_CLASSES, Layer, ModelDescription, Optimizer, reachable
 from grader.static.errors import BrokenModel, UnsafeModel
 from grader.static.limits import DEFAULT_INSPECTION_LIMITS, InspectionLimits
 
@@ -435,13 +435,4 @@ def _feeding_outputs(graph: _Graph, exits: list[str]) -> set[str]:
     """
     if not exits or not all(key in graph.nodes for key in exits):
         return set(graph.nodes)
-    feeds: dict[str, set[str]] = {}
-    for src, dst in graph.edges:
-        feeds.setdefault(dst, set()).add(src)
-    live, stack = set(exits), list(exits)
-    while stack:
-        for src in feeds.get(stack.pop(), ()):
-            if src not in live:
-                live.add(src)
-                stack.append(src)
-    return live
+    return set(exits) | reachable(graph.edges, exits, downstream=False)
