@@ -134,10 +134,8 @@ def _small_int(value: Any, low: int, high: int) -> int | None:
     return None
 
 
-def _shape(value: Any) -> tuple[int, ...] | None:
-    if isinstance(value, list) and len(value) <= 8 and all(_small_int(v, 0, 10**9) is not None for v in value):
-        return tuple(value)
-    return None
+def _rank(value: Any) -> int | None:
+    return _small_int(value, 0, 64)
 
 
 @dataclass(frozen=True)
@@ -171,7 +169,7 @@ class StudentOutputs:
 
     import_error: Raised | None
     arrays: dict[int, tuple[np.ndarray, np.ndarray]]
-    shapes: dict[int, tuple[tuple[int, ...] | None, tuple[int, ...] | None]]
+    ranks: dict[int, tuple[int | None, int | None]]     # a wrong shape, told by rank only
     raised: dict[int, Raised]
     missing_function: bool = False
 
@@ -187,21 +185,21 @@ def read_reply(reply: Mapping[str, Any], cases: LstmCases, n_lines: int) -> Stud
     results = reply.get("results")
     if not isinstance(results, list) or len(results) != len(cases.cases):
         raise MalformedReply("reply does not hold one result per case")
-    arrays, shapes, raised = {}, {}, {}
+    arrays, ranks, raised = {}, {}, {}
     for n, (case, entry) in enumerate(zip(cases.cases, results)):
         if not isinstance(entry, dict):
             raise MalformedReply("a case result is not an object")
         if "raised" in entry:
             raised[n] = _raised(entry["raised"], n_lines)
             continue
-        if "h_shape" in entry or "c_shape" in entry:
-            shapes[n] = (_shape(entry.get("h_shape")), _shape(entry.get("c_shape")))
+        if "h_rank" in entry or "c_rank" in entry:
+            ranks[n] = (_rank(entry.get("h_rank")), _rank(entry.get("c_rank")))
             continue
         h, c = _matrix(entry.get("h"), case.shape), _matrix(entry.get("c"), case.shape)
         if h is None or c is None:
             raise MalformedReply("a case result holds no arrays of the expected shape")
         arrays[n] = (h, c)
-    return StudentOutputs(None, arrays, shapes, raised)
+    return StudentOutputs(None, arrays, ranks, raised)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -217,8 +215,8 @@ def compare(cases: LstmCases, outputs: StudentOutputs, source_lines: list[str], 
         entry: dict[str, Any] = case.describe()
         if n in outputs.raised:
             entry["error"] = f"lstm_step {outputs.raised[n].describe(source_lines, file_name)}"
-        elif n in outputs.shapes:
-            got_h, got_c = outputs.shapes[n]
+        elif n in outputs.ranks:
+            got_h, got_c = outputs.ranks[n]
             entry["error"] = (f"lstm_step must return (h, c) each of shape {case.shape} (batch, units); "
                               f"it returned {_shown(got_h)} and {_shown(got_c)}")
         else:
@@ -232,12 +230,12 @@ def compare(cases: LstmCases, outputs: StudentOutputs, source_lines: list[str], 
     return {"cases": results, "tolerance": TOLERANCE, "seed": cases.seed}
 
 
-def _shown(shape: tuple[int, ...] | None) -> str:
+def _shown(rank: int | None) -> str:
     """A returned array described by its rank only: its sizes are the student's to choose, so they could
     spell out a file's bytes."""
-    if shape is None:
+    if rank is None:
         return "something that is not an array"
-    return "a scalar" if not shape else f"a {len(shape)}-D array of another shape"
+    return "a scalar" if rank == 0 else f"a {rank}-D array of another shape"
 
 
 def mistake_hint(case: LstmCase, h: np.ndarray, c: np.ndarray) -> str:

@@ -30,27 +30,12 @@ class SecrecyError(CourseError):
     """The course would expose held-out data or private files to student code; the message says the fix."""
 
 
-def _others_can_reach(path: Path) -> bool:
-    """Whether a user who is neither owner nor in the group can traverse every folder down to ``path``."""
-    for parent in reversed(path.parents):
-        try:
-            mode = parent.stat().st_mode
-        except OSError:
-            return False
-        if not mode & stat.S_IXOTH:
-            return False
-    return True
+NOBODY_ELSE = -1    # a uid that owns nothing and is in no group: "any other user"
 
 
 def others_can_read(path: Path) -> bool:
     """Whether any other user can open ``path`` for reading (file) or enter it (folder)."""
-    path = path.resolve()
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    needed = stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH
-    return bool(mode & needed) and _others_can_reach(path)
+    return sandbox_can_read(path.resolve(), NOBODY_ELSE, set())
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -66,13 +51,11 @@ def heldout_problems(course: Course) -> list[str]:
     problems = []
     series = course.series
     config = course.root / CONFIG_NAME
-    if series.source == "synthetic" and not course.config.demo:
-        seed = series.seed
-        if isinstance(seed, int) and seed in PUBLISHED_SEEDS:
-            problems.append(
-                f"{config}: [series] seed = {seed} is the published default, so anyone with the grader can "
-                f"regenerate the held-out part; set a private one, e.g. seed = {fresh_seed()} (then rebuild "
-                "the references)")
+    if series.source == "synthetic" and not course.config.demo and series.seed in PUBLISHED_SEEDS:
+        problems.append(
+            f"{config}: [series] seed = {series.seed} is the published default, so anyone with the grader can "
+            f"regenerate the held-out part; set a private one, e.g. seed = {fresh_seed()} (then rebuild "
+            "the references)")
     if series.source == "csv" and series.path:
         data = course.resolve(series.path)
         if not _inside(data, course.root) and others_can_read(data):
@@ -103,7 +86,10 @@ def demo_notice(course: Course) -> str | None:
 
 
 def sandbox_can_read(path: Path, uid: int, gids: set[int]) -> bool:
-    """Whether a process of ``uid`` (in ``gids``) can read ``path``: a file's data, a folder's entries."""
+    """Whether a process of ``uid`` (in ``gids``) can read ``path``: a file's data, or enter a folder.
+
+    Every folder above it must let that user through (x); uid 0 passes everything.
+    """
     path = Path(os.path.abspath(path))
     chain = list(reversed(path.parents)) + [path]
     for n, item in enumerate(chain):

@@ -52,6 +52,7 @@ ContradictionStatus = Literal["present", "absent", "uncertain"]
 
 CREDIT = {"met": 1.0, "uncertain": 0.5, "missed": 0.0}
 PENALTY_SHARE = {"present": 1.0, "uncertain": 0.5, "absent": 0.0}
+STATUS_SHARE = {**CREDIT, **PENALTY_SHARE}
 
 SHORT_ANSWER_WORDS = 15
 LONG_ANSWER_WORDS = 500
@@ -86,7 +87,7 @@ class ItemScore:
     @property
     def share(self) -> float:
         """How much of the item counts: all when met or present, half when uncertain, none otherwise."""
-        return {**CREDIT, **PENALTY_SHARE}[self.status]
+        return STATUS_SHARE[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
