@@ -60,6 +60,8 @@ def crash_error(code: int | None, limits: Limits) -> SandboxError:
         return WorkerCrashed("the worker process closed its reply channel and was killed")
     if code == EXIT_OUT_OF_MEMORY:
         return MemoryExceeded(memory_message(limits))
+    if code > 128 and code - 128 in signal.valid_signals():
+        code = 128 - code   # bubblewrap (and a namespace init) report a signal death as 128 + signal
     if code >= 0:
         return WorkerCrashed(f"the worker process exited unexpectedly (exit code {code})")
     name = signal_name(-code)

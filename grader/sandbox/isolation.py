@@ -68,15 +68,19 @@ def sandbox_user() -> tuple[int, int] | None:
         return NOBODY, NOBODY
 
 
-def worker_environment(kind: str, home: Path, extra_pythonpath: Sequence[str | os.PathLike] = ()) -> dict[str, str]:
-    """The whole environment of a ``kind`` worker living in ``home``; of the grader's own, only :data:`PASSTHROUGH_ENV`."""
+def worker_environment(kind: str, home: Path, extra_pythonpath: Sequence[str | os.PathLike] = (),
+                       pythonpath: str | None = None) -> dict[str, str]:
+    """The whole environment of a ``kind`` worker living in ``home``; of the grader's own, only :data:`PASSTHROUGH_ENV`.
+
+    ``pythonpath`` replaces the host's (:func:`python_path`) for a worker that sees another root.
+    """
     env = {
         "PATH": SAFE_PATH,
         "HOME": str(home),
         "TMPDIR": str(home / "tmp"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "PYTHONPATH": python_path(extra_pythonpath),
+        "PYTHONPATH": pythonpath if pythonpath is not None else python_path(extra_pythonpath),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "PYTHONNOUSERSITE": "1",
@@ -120,15 +124,19 @@ def _libc() -> ctypes.CDLL | None:
     return _libc_handle
 
 
-def make_preexec(rlimits: list[tuple[int, int]], unshare_flags: int) -> Callable[[], None]:
-    """What the child runs between fork and exec: unshare ``unshare_flags`` (failing that, the
-    network alone), then set each of ``rlimits`` as both soft and hard limit."""
+def make_preexec(rlimits: list[tuple[int, int]], unshare_flags: int,
+                 join_group: Callable[[], None] | None = None) -> Callable[[], None]:
+    """What the child runs between fork and exec: join its cgroup (``join_group``), unshare
+    ``unshare_flags`` (failing that, the network alone), then set each of ``rlimits`` as both
+    soft and hard limit."""
     # Everything is computed here, in the parent: the child between fork and exec should
     # only make system calls.
     libc = _libc() if unshare_flags else None
     unshare = getattr(libc, "unshare", None)
 
     def preexec() -> None:
+        if join_group is not None:
+            join_group()
         if unshare is not None and unshare(unshare_flags) != 0:
             unshare(CLONE_NEWNET)  # where PID namespaces are refused a network one may not be
         for which, value in rlimits:
@@ -200,7 +208,7 @@ def isolation_report(pid: int, ready: Mapping[str, Any]) -> dict[str, Any]:
     worker_net = _namespace(pid, "net")
     isolation: dict[str, Any] = {
         "netns": worker_net is not None and worker_net != _namespace("self", "net"),
-        "pidns": bool(ready.get("pidns")),
+        "pidns": bool(ready.get("pidns")) or _namespace(pid, "pid") not in (None, _namespace("self", "pid")),
         "uid": ready.get("uid"),
         "gid": ready.get("gid"),
         "no_new_privs": bool(ready.get("no_new_privs")),

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -37,15 +38,18 @@ from grader.sandbox.channel import (ChannelClosed, Deadline, ProtocolError, Repl
                                     send)
 from grader.sandbox.errors import (SandboxError, TaskTimeout, WorkerCrashed, WorkerStartFailed, crash_error, one_line,
                                    signal_name)
-from grader.sandbox.isolation import (CLONE_NEWNET, CLONE_NEWPID, Files, check_file_name, isolation_report, make_home,
-                                      make_preexec, make_task_dir, rlimit_plan, sandbox_user, worker_environment)
+from grader.sandbox.isolation import Files, check_file_name, isolation_report, make_task_dir
+from grader.sandbox.launch import Launch, plan_launch, read_bwrap_info
+from grader.sandbox.levels import choose_level
 from grader.sandbox.limits import Limits, check_kind
+from grader.sandbox.uids import UidLease, lease_uid
 from grader.sandbox.stderr_log import StderrDrain
 from grader.sandbox.worker import REPLY_LIMIT
 
 __all__ = ["Worker"]
 
 CRASH_GRACE_SECONDS = 5.0
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
 
 
 class Worker:
@@ -69,9 +73,9 @@ class Worker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._replies: ReplyReader | None = None
         self._drain: StderrDrain | None = None
-        self._base: Path | None = None
+        self._launch: Launch | None = None
         self._isolation: dict[str, Any] = {}
-        self._user = sandbox_user()
+        self._lease: UidLease | None = None
         self._next_id = 0
         self._starts = 0
         self._closed = False
@@ -88,6 +92,18 @@ class Worker:
     def isolation(self) -> dict[str, Any]:
         """What the current (or last) worker actually got: namespaces, uid/gid, limits."""
         return dict(self._isolation)
+
+    @property
+    def _user(self) -> tuple[int, int] | None:
+        """The uid/gid this worker runs as, leased on first start (None when the grader is not root)."""
+        if self._lease is None and os.geteuid() == 0:
+            self._lease = lease_uid(self.limits.uids, start_at=id(self) % self.limits.uids.count)
+        return (self._lease.uid, self._lease.gid) if self._lease is not None else None
+
+    @property
+    def scratch_dir(self) -> Path | None:
+        """The host folder holding this worker's task folders and log; removed when the worker ends."""
+        return self._launch.base if self._launch is not None else None
 
     @property
     def restarts(self) -> int:
@@ -132,8 +148,8 @@ class Worker:
                 raise WorkerStartFailed(one_line(f"the {self.kind} worker failed to start: "
                                                  f"{ready.get('error', 'no reason given')}"))
             self.startup_seconds = time.monotonic() - began
-            assert self._proc is not None
-            self._isolation = isolation_report(self._proc.pid, ready)
+            assert self._proc is not None and self._launch is not None
+            self._isolation = {**isolation_report(self._sandbox_pid(), ready), **self._launch.report()}
 
     def run(self, op: str, payload: Mapping[str, Any] | None = None, files: Files | None = None,
             timeout: float | None = None, reply_limit: int = REPLY_LIMIT) -> dict[str, Any]:
@@ -174,12 +190,13 @@ class Worker:
             for name in files or {}:
                 check_file_name(name)
             self.start()
-            assert self._base is not None
-            task_dir = make_task_dir(self._base, files or {}, self._user)
+            assert self._launch is not None
+            task_dir = make_task_dir(self._launch.task_root, files or {}, self._user)
             try:
                 self._next_id += 1
                 request_id = self._next_id
-                request = {"id": request_id, "op": op, "payload": dict(payload or {}), "dir": str(task_dir)}
+                request = {"id": request_id, "op": op, "payload": dict(payload or {}),
+                           "dir": self._launch.task_path(task_dir)}
                 data = json.dumps(request).encode("utf-8") + b"\n"
                 self.tasks_run += 1
                 deadline = time.monotonic() + seconds
@@ -221,6 +238,9 @@ class Worker:
         with lock:
             self._closed = True
             self._discard()
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
 
     def __enter__(self) -> Worker:
         self.start()
@@ -241,34 +261,44 @@ class Worker:
     # -- process ------------------------------------------------------------------
 
     def _spawn(self) -> None:
+        level = choose_level(self.limits.isolation)
         user = self._user
-        base = Path(tempfile.mkdtemp(prefix=f"grader-{self.kind}-worker-"))
-        self._base = base
-        home = make_home(base, user)
-        self._drain = None
         read_fd, write_fd = os.pipe()
         self._replies = ReplyReader(read_fd)
-        command = [sys.executable, "-P", "-m", "grader.sandbox.worker", "--kind", self.kind, "--ops", self.ops,
-                   "--reply-fd", str(write_fd)]
-        if user is not None:
-            command += ["--uid", str(user[0]), "--gid", str(user[1])]
-        unshare_flags = CLONE_NEWNET | CLONE_NEWPID if user is not None else 0
-        preexec = make_preexec(rlimit_plan(self.limits, user is not None), unshare_flags)
+        self._drain = None
         try:
-            self._proc = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                pass_fds=(write_fd,), env=worker_environment(self.kind, home, self.extra_pythonpath), cwd=home,
-                close_fds=True, start_new_session=True, preexec_fn=preexec,
-            )
+            launch = plan_launch(self.kind, self.ops, self.limits, level, user, write_fd, self.extra_pythonpath)
+        except BaseException:
+            os.close(write_fd)
+            raise
+        self._launch = launch
+        try:
+            # bwrap --die-with-parent ties the worker's life to the *thread* that forks it, so
+            # every worker is forked by one thread that lives as long as the grader.
+            self._proc = _SPAWNER.submit(
+                subprocess.Popen, launch.command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, pass_fds=launch.pass_fds, env=launch.env, cwd=launch.cwd, close_fds=True,
+                start_new_session=True, preexec_fn=launch.preexec,
+            ).result()
         except (OSError, subprocess.SubprocessError) as exc:
             raise WorkerStartFailed(one_line(f"could not start the {self.kind} worker: {exc}")) from None
         finally:
             os.close(write_fd)
+            launch.started()
         os.set_blocking(read_fd, False)
         assert self._proc.stdin is not None and self._proc.stderr is not None
         os.set_blocking(self._proc.stdin.fileno(), False)
-        self._drain = StderrDrain(self._proc.stderr, base / "worker.log", os.environ.get("GRADER_DEBUG") == "1")
+        self._drain = StderrDrain(self._proc.stderr, launch.base / "worker.log", os.environ.get("GRADER_DEBUG") == "1")
         self._drain.start()
+
+    def _sandbox_pid(self) -> int:
+        """The host pid of the sandbox's first process (bwrap reports it), else the worker's own."""
+        assert self._proc is not None and self._launch is not None
+        if self._launch.info_read is not None:
+            info = read_bwrap_info(self._launch.info_read)
+            if isinstance(info.get("child-pid"), int):
+                return info["child-pid"]
+        return self._proc.pid
 
     def _startup_failure(self) -> str:
         status = self._wait_exit()
@@ -331,6 +361,7 @@ class Worker:
         if self._drain is not None:
             self._drain.stop()
             self._drain = None
-        if self._base is not None:
-            shutil.rmtree(self._base, ignore_errors=True)
-            self._base = None
+        if self._launch is not None:
+            self._launch.abandon()
+            shutil.rmtree(self._launch.base, ignore_errors=True)
+            self._launch = None
