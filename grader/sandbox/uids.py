@@ -31,8 +31,8 @@ class UidsExhausted(RuntimeError):
 class UidRange:
     """The uids workers may run as: ``first`` .. ``first + count - 1`` (gid = uid)."""
 
-    first: int = 1_900_000_000
-    count: int = 1024
+    first: int
+    count: int
 
     def __post_init__(self) -> None:
         if self.first < 1000 or self.count < 1 or self.first + self.count > 2**32 - 2:

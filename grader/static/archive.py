@@ -11,7 +11,7 @@ from grader.static.config_check import check_config, loads
 from grader.static.description import ModelDescription
 from grader.static.errors import BrokenModel, InspectionError, UnsafeModel
 from grader.static.graph import describe
-from grader.static.hdf5 import check_hdf5
+from grader.static.hdf5 import HeaderReader, check_hdf5
 from grader.static.limits import MB, InspectionLimits
 
 _KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5", "model.weights.npz"}
@@ -53,7 +53,7 @@ def _copy_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, bound: int,
             out.write(chunk)
 
 
-def inspect_keras_zip(path: Path, limits: InspectionLimits) -> ModelDescription:
+def inspect_keras_zip(path: Path, limits: InspectionLimits, read_headers: HeaderReader = check_hdf5) -> ModelDescription:
     """Describe the Keras 3 zip at ``path`` or raise :class:`InspectionError`; every member is checked before any is read."""
     name = path.name
     try:
@@ -101,7 +101,7 @@ def inspect_keras_zip(path: Path, limits: InspectionLimits) -> ModelDescription:
             except (zipfile.BadZipFile, EOFError, OSError) as exc:
                 raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc}); save the model again") from None
             if member.endswith(".h5"):
-                check_hdf5(weights, f"{name}: {member}", limits, weights_only=True)
+                read_headers(weights, f"{name}: {member}", limits, True)
             else:
                 check_npz(weights, f"{name}: {member}", limits)
     if not isinstance(config, dict):

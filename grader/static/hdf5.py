@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from grader.static.config_check import check_config, loads
 from grader.static.description import ModelDescription
@@ -11,8 +11,13 @@ from grader.static.errors import BrokenModel, InspectionError, UnsafeModel
 from grader.static.graph import describe
 from grader.static.limits import MB, InspectionLimits
 
+# Reads an HDF5 file's headers and returns its root string attributes (see check_hdf5), or
+# raises InspectionError. The grader passes one that runs in a sandboxed process
+# (grader.sandbox.headers); check_hdf5 itself is the default only inside that process and in tests.
+HeaderReader = Callable[[Path, str, InspectionLimits, bool], "dict[str, str]"]
 
-def check_hdf5(path: Path, label: str, limits: InspectionLimits, *, weights_only: bool = False) -> dict[str, Any]:
+
+def check_hdf5(path: Path, label: str, limits: InspectionLimits, weights_only: bool = False) -> dict[str, Any]:
     """Walk an HDF5 file without reading data; return the root attributes that are strings.
 
     Refuses external links, soft links, virtual or externally stored datasets,
@@ -109,10 +114,11 @@ def _check_attributes(obj: Any, label: str, limits: InspectionLimits) -> None:
             raise UnsafeModel(f"{label}: attribute '{key}' declares {count * itemsize / MB:.0f} MiB; refused")
 
 
-def inspect_h5(path: Path, limits: InspectionLimits) -> ModelDescription:
-    """Describe the legacy HDF5 model at ``path`` or raise :class:`InspectionError`; the file is walked before its config is parsed."""
+def inspect_h5(path: Path, limits: InspectionLimits, read_headers: HeaderReader = check_hdf5) -> ModelDescription:
+    """Describe the legacy HDF5 model at ``path`` or raise :class:`InspectionError`; the file is walked
+    (by ``read_headers``) before its config is parsed here."""
     name = path.name
-    attrs = check_hdf5(path, name, limits)
+    attrs = read_headers(path, name, limits, False)
     raw = attrs.get("model_config")
     if not raw:
         raise BrokenModel(f"{name} holds weights only (no model_config): save the whole model with model.save('{path.stem}.keras')")

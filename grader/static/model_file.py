@@ -38,7 +38,7 @@ from pathlib import Path
 from grader.static.archive import inspect_keras_zip
 from grader.static.description import ModelDescription
 from grader.static.errors import BrokenModel
-from grader.static.hdf5 import inspect_h5
+from grader.static.hdf5 import HeaderReader, check_hdf5, inspect_h5
 from grader.static.limits import DEFAULT_INSPECTION_LIMITS, MB, InspectionLimits
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -56,8 +56,14 @@ def sniff(path: Path) -> str:
     return "unknown"
 
 
-def inspect_model_file(path: str | os.PathLike, limits: InspectionLimits = DEFAULT_INSPECTION_LIMITS) -> ModelDescription:
-    """Describe the model saved at ``path`` or raise :class:`InspectionError`."""
+def inspect_model_file(path: str | os.PathLike, limits: InspectionLimits = DEFAULT_INSPECTION_LIMITS,
+                       read_headers: HeaderReader = check_hdf5) -> ModelDescription:
+    """Describe the model saved at ``path`` or raise :class:`InspectionError`.
+
+    ``read_headers`` walks HDF5 files (a legacy ``.h5``, the weights inside a ``.keras``) with
+    libhdf5, C code fed a hostile file: the grader passes
+    :class:`grader.sandbox.headers.SandboxHeaderReader`, which does it in a sandboxed process.
+    """
     path = Path(path)
     name = path.name
     if not path.exists():
@@ -78,9 +84,9 @@ def inspect_model_file(path: str | os.PathLike, limits: InspectionLimits = DEFAU
                               f"in Keras 3, or submit it as {path.stem}.h5")
         if kind != "zip":
             raise BrokenModel(f"{name} is not a Keras model file (no zip header): save it with model.save('{name}')")
-        return inspect_keras_zip(path, limits)
+        return inspect_keras_zip(path, limits, read_headers)
     if suffix in (".h5", ".hdf5"):
         if kind != "hdf5":
             raise BrokenModel(f"{name} is not an HDF5 file: save it with model.save('{path.stem}.keras')")
-        return inspect_h5(path, limits)
+        return inspect_h5(path, limits, read_headers)
     raise BrokenModel(f"{name}: unsupported model file type '{suffix}': save it with model.save('{path.stem}.keras')")

@@ -1,0 +1,90 @@
+"""The grader's HDF5 header reader: the walk runs in a sandboxed worker, the reply is checked here.
+
+libhdf5 is C code, and an HDF5 file is a student's input; parsing one in the grader's own
+process (often root) is what the sandbox exists to avoid. :class:`SandboxHeaderReader` is a
+:data:`grader.static.hdf5.HeaderReader`: it copies the file into a long-lived plain worker
+(no TensorFlow: it starts in a fraction of a second), asks for its headers
+(:mod:`grader.sandbox.header_ops`) and accepts only a bounded map of names to text, or a
+one-line refusal. A worker that hangs, crashes or answers anything else costs that file only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.errors import SandboxError
+from grader.sandbox.limits import Limits
+from grader.sandbox.worker import MESSAGE_LIMIT, REPLY_LIMIT
+from grader.static.errors import BrokenModel, UnsafeModel
+from grader.static.limits import InspectionLimits
+
+__all__ = ["SandboxHeaderReader"]
+
+SECONDS = 30.0
+MAX_ATTRIBUTES = 64
+
+
+class SandboxHeaderReader:
+    """Walks HDF5 headers in one sandboxed plain worker, started on first use and shared by threads."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        base = limits if limits is not None else Limits.from_course({}, "plain")
+        self.limits = dataclasses.replace(base, seconds=min(base.seconds, SECONDS))
+        self._worker = None
+        self._lock = threading.Lock()
+
+    def _get_worker(self):
+        from grader.sandbox.process import Worker
+
+        with self._lock:
+            if self._worker is None:
+                self._worker = Worker("plain", self.limits, ops="grader.sandbox.header_ops")
+            return self._worker
+
+    @property
+    def isolation(self) -> dict[str, Any]:
+        return self._worker.isolation if self._worker is not None else {}
+
+    def __call__(self, path: Path, label: str, limits: InspectionLimits, weights_only: bool) -> dict[str, str]:
+        from grader.sandbox.header_ops import FILE
+
+        payload = {"label": label, "weights_only": weights_only, "limits": dataclasses.asdict(limits)}
+        try:
+            reply = self._get_worker().run("hdf5_headers", payload, {FILE: path}, reply_limit=REPLY_LIMIT)
+        except SandboxError as exc:
+            raise BrokenModel(f"{label} could not be read safely ({exc}); save the model again") from None
+        return _accept(reply, label)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
+    def __enter__(self) -> SandboxHeaderReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _accept(reply: Any, label: str) -> dict[str, str]:
+    """The attributes in ``reply`` if it has exactly the promised shape; a refusal re-raised here."""
+    unreadable = BrokenModel(f"{label}: the header reader's reply could not be read; save the model again")
+    if not isinstance(reply, dict):
+        raise unreadable
+    if "refused" in reply:
+        message = reply.get("message")
+        if reply["refused"] not in ("unsafe", "broken") or not isinstance(message, str):
+            raise unreadable
+        line = " ".join(message.split())[:MESSAGE_LIMIT]
+        raise (UnsafeModel if reply["refused"] == "unsafe" else BrokenModel)(line)
+    attrs = reply.get("attrs")
+    if set(reply) != {"attrs"} or not isinstance(attrs, dict) or len(attrs) > MAX_ATTRIBUTES:
+        raise unreadable
+    if not all(isinstance(key, str) and isinstance(value, str) for key, value in attrs.items()):
+        raise unreadable
+    return attrs
