@@ -524,7 +524,7 @@ def test_upgrade_from_0001_keeps_rows_and_adds_columns(persistent_url):
     engine.dispose()
 
     with Gradebook(url) as gb:
-        assert gb.schema_revision() == migrations.head_revision() == "0002"
+        assert gb.schema_revision() == migrations.head_revision() == "0003"
         assert gb.find_student("alice").name == "Alice"
         rows = gb.current_results(sub)
         assert len(rows) == 6 and not any(r["needs_review"] for r in rows)
@@ -536,6 +536,10 @@ def test_upgrade_from_0001_keeps_rows_and_adds_columns(persistent_url):
         gb.record_results(sub, run, full_set(), needs_review={"q1_prose": True},
                           evidence={"q1_prose": {"sentences": ["x"]}})
         assert [r["evidence"] for r in gb.review_queue()] == [{"sentences": ["x"]}]
+        isolated = gb.start_run("batch", "0.1.0", QV, RV, isolation={"level": "bubblewrap", "seccomp": True})
+        assert gb.runs()[-1].id == isolated and gb.runs()[-1].isolation == {"level": "bubblewrap", "seccomp": True}
+        assert gb.finish_run(isolated, isolation={"level": "process"}).isolation == {"level": "process"}
+        assert gb.runs()[0].isolation is None   # runs from before 0003 have none
 
 
 def test_models_match_the_migrations(url):
@@ -555,7 +559,7 @@ def test_downgrade_and_upgrade_round_trip(tmp_path):
         command.downgrade(migrations.alembic_config(connection=conn), "0001")
     engine.dispose()
     with Gradebook(url) as gb:
-        assert gb.schema_revision() == "0002"
+        assert gb.schema_revision() == "0003"
         assert len(gb.current_results(1)) == 6
 
 
@@ -572,6 +576,6 @@ def test_newer_database_is_refused(tmp_path):
 
 def test_migrations_ship_as_package_files():
     names = {p.name for p in (migrations.MIGRATIONS_DIR / "versions").glob("*.py")}
-    assert {"0001_initial.py", "0002_review_overrides_gradings.py"} <= names
+    assert {"0001_initial.py", "0002_review_overrides_gradings.py", "0003_run_isolation.py"} <= names
     assert (migrations.MIGRATIONS_DIR / "env.py").is_file()
-    assert migrations.known_revisions() == ["0001", "0002"]
+    assert migrations.known_revisions() == ["0001", "0002", "0003"]

@@ -79,6 +79,7 @@ class Run(_Record):
     host: str | None
     pid: int | None
     notes: str | None
+    isolation: dict[str, Any] | None = None   # the sandbox's level and what it applied (see grader.sandbox.levels)
 
 
 @dataclass(frozen=True)

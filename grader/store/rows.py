@@ -28,7 +28,8 @@ def to_submission(row: SubmissionRow) -> Submission:
 
 def to_run(row: RunRow) -> Run:
     return Run(row.id, row.kind, row.status, row.started_at, row.finished_at, row.grader_version,
-               dict(row.question_versions), dict(row.reference_versions), row.host, row.pid, row.notes)
+               dict(row.question_versions), dict(row.reference_versions), row.host, row.pid, row.notes,
+               dict(row.isolation) if row.isolation else None)
 
 
 def to_override(row: OverrideRow) -> Override:

@@ -23,8 +23,10 @@ class RunsMixin(GradebookDatabase):
     """Starting, finishing and listing grading runs."""
 
     def start_run(self, kind: str, grader_version: str, question_versions: Mapping[str, Any],
-                  reference_versions: Mapping[str, Any], *, notes: str | None = None) -> int:
-        """Open a grading run (``kind``: grade, batch or check); returns its id."""
+                  reference_versions: Mapping[str, Any], *, notes: str | None = None,
+                  isolation: Mapping[str, Any] | None = None) -> int:
+        """Open a grading run (``kind``: grade, batch or check); returns its id. ``isolation``
+        records how the run's sandbox isolated student code."""
         if kind not in RUN_KINDS:
             raise GradebookError(f"run kind must be one of {', '.join(RUN_KINDS)}, got {kind!r}")
 
@@ -32,14 +34,17 @@ class RunsMixin(GradebookDatabase):
             row = RunRow(kind=kind, status="running", grader_version=str(grader_version),
                          question_versions=dict(question_versions),
                          reference_versions=dict(reference_versions),
-                         host=socket.gethostname(), pid=os.getpid(), notes=notes)
+                         host=socket.gethostname(), pid=os.getpid(), notes=notes,
+                         isolation=dict(isolation) if isolation is not None else None)
             session.add(row)
             session.flush()
             return row.id
         return self._write(work)
 
-    def finish_run(self, run_id: int, status: str = "finished", *, notes: str | None = None) -> Run:
-        """Close a run as ``finished`` or ``interrupted``."""
+    def finish_run(self, run_id: int, status: str = "finished", *, notes: str | None = None,
+                   isolation: Mapping[str, Any] | None = None) -> Run:
+        """Close a run as ``finished`` or ``interrupted``; ``isolation`` replaces the recorded one
+        (what the workers actually got, known once they started)."""
         if status not in ("finished", "interrupted"):
             raise GradebookError(f"a run finishes as 'finished' or 'interrupted', got {status!r}")
 
@@ -49,6 +54,8 @@ class RunsMixin(GradebookDatabase):
             row.finished_at = utcnow()
             if notes is not None:
                 row.notes = notes
+            if isolation is not None:
+                row.isolation = dict(isolation)
             session.flush()
             return to_run(row)
         return self._write(work)

@@ -97,6 +97,7 @@ class RunRow(Base):
     host: Mapped[str | None] = mapped_column(String(256))
     pid: Mapped[int | None] = mapped_column(Integer)
     notes: Mapped[str | None] = mapped_column(Text)
+    isolation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ResultRow(Base):
