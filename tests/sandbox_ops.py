@@ -104,6 +104,12 @@ def cwd(payload: dict, task_dir: Path) -> dict:
     return result
 
 
+def write_into_task_dir(payload: dict, task_dir: Path) -> dict:
+    """Tries to create a file in the task folder itself (not the op's scratch)."""
+    (task_dir / "planted.txt").write_text("x")
+    return {"wrote": True}
+
+
 def env(payload: dict, task_dir: Path) -> dict:
     """The worker's environment."""
     return {"keys": sorted(os.environ), "environ": dict(os.environ)}
@@ -172,6 +178,7 @@ OPS = {
     "crash": crash,
     "orphan": orphan,
     "cwd": cwd,
+    "write_into_task_dir": write_into_task_dir,
     "env": env,
     "fail": fail,
     "exit": exit_op,

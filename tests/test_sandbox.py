@@ -96,15 +96,18 @@ def test_oversized_result_is_refused(worker):
     assert worker.run("echo", {"n": 1}) == {"n": 1}
 
 
-def test_files_are_copied_into_the_task_dir_which_is_the_cwd(worker, tmp_path):
+def test_files_are_copied_into_a_read_only_task_dir_and_the_cwd_is_private_scratch(worker, tmp_path):
     source = tmp_path / "student_model.keras"
     source.write_text("not really a model")
     result = worker.run("cwd", {"read": "model.keras"}, files={"model.keras": source})
-    assert result["cwd"] == result["task_dir"]
-    assert result["listing"] == ["model.keras"]
+    assert result["cwd"] != result["task_dir"]
+    assert result["listing"] == ["model.keras"], "the inputs are reachable from the cwd by name"
     assert result["text"] == "not really a model"
-    assert not Path(result["cwd"]).exists(), "the task dir is removed after the task"
-    assert worker.run("cwd", {})["cwd"] != result["cwd"], "every task gets a fresh dir"
+    again = worker.run("cwd", {})
+    assert again["cwd"] != result["cwd"] and again["task_dir"] != result["task_dir"], "every task gets fresh dirs"
+    assert again["listing"] == []
+    with pytest.raises(TaskFailed, match="Read-only file system|Permission denied"):
+        worker.run("write_into_task_dir", {}, files={"model.keras": source})
 
 
 def test_run_with_output_fetches_numpy_data(worker):

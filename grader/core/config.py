@@ -38,7 +38,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "test": ["2019-01-01", "2019-12-31"],
         "window": DEFAULT_WINDOW,
     },
-    "limits": {"task_seconds": 60, "memory_mb": 4096, "plain_memory_mb": 1024, "file_mb": 256},
+    "limits": {"task_seconds": 60, "submission_seconds": 600, "memory_mb": 4096, "plain_memory_mb": 1024,
+               "file_mb": 256, "scratch_mb": 256, "first_uid": 1_900_000_000, "uid_count": 1024},
     "release": {"answers": False, "forecast_plots": False},
 }
 
@@ -67,10 +68,19 @@ test = ["2019-01-01", "2019-12-31"]
 window = 56
 
 [limits]
+# Wall clock per sandboxed task, and for all the sandboxed tasks of one submission:
+# once a submission has used submission_seconds, its remaining tasks score 0.
 task_seconds = 60
+submission_seconds = 600
 memory_mb = 4096
 plain_memory_mb = 1024
 file_mb = 256
+# Each worker's private /tmp (a tmpfs that vanishes with it; /dev/shm gets at most 64).
+scratch_mb = 256
+# When the grader runs as root, each worker runs as a uid of its own from
+# first_uid .. first_uid + uid_count - 1 (no accounts needed; keep the range unused).
+first_uid = 1900000000
+uid_count = 1024
 
 [release]
 answers = false
@@ -105,9 +115,13 @@ _RULES: dict[str, dict[str, tuple[tuple[type, ...], str, Callable[[Any], bool]]]
         "window": ((int,), "a whole number of days >= 7", lambda value: value >= 7),
     },
     "limits": {
-        "task_seconds": ((int, float), "a positive number of seconds", _positive),
+        **{key: ((int, float), "a positive number of seconds", _positive)
+           for key in ("task_seconds", "submission_seconds")},
         **{key: ((int,), "a positive whole number of MiB", _positive)
-           for key in ("memory_mb", "plain_memory_mb", "file_mb")},
+           for key in ("memory_mb", "plain_memory_mb", "file_mb", "scratch_mb")},
+        "first_uid": ((int,), "a uid from 1000 to 4294960000 that no account uses",
+                      lambda value: 1000 <= value <= 4_294_960_000),
+        "uid_count": ((int,), "a whole number of uids from 1 to 65536", lambda value: 1 <= value <= 65536),
     },
     "release": {key: ((bool,), "true or false", _anything) for key in ("answers", "forecast_plots")},
 }
@@ -168,12 +182,18 @@ class SeriesConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    """``[limits]``: what one sandboxed task may use (see :class:`grader.sandbox.limits.Limits`)."""
+    """``[limits]``: what one sandboxed task may use (see :class:`grader.sandbox.limits.Limits`), and
+    ``submission_seconds``, what all the sandboxed tasks of one submission may use together
+    (see :class:`grader.grading.budget.Budget`)."""
 
     task_seconds: float
+    submission_seconds: float
     memory_mb: int
     plain_memory_mb: int
     file_mb: int
+    scratch_mb: int
+    first_uid: int
+    uid_count: int
 
     @classmethod
     def from_table(cls, table: "LimitsConfig | Mapping[str, Any]", where: str = "") -> "LimitsConfig":

@@ -13,6 +13,7 @@ the course (config and built reference models) and this grader's source.
 from __future__ import annotations
 
 import json
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -33,7 +34,7 @@ chmod 700 /autograder/source/course
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when the autograder image is built.
 set -euo pipefail
-apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv >/dev/null
+apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv bubblewrap >/dev/null
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --quiet /autograder/source/rnn-grader
 """ + PRIVATE_COURSE
@@ -73,20 +74,19 @@ packages = {packages}
 def exposure(course: Course) -> list[str]:
     """Why grading here would expose the course to student code (one line each; empty: safe).
 
-    Student code runs as the sandbox's unprivileged user, which must be unable to enter the
-    course folder or read the series; the held-out data must be private (see
-    :mod:`grader.grading.secrecy`).
+    Student code runs as unprivileged uids of their own (``[limits] first_uid`` onwards, in no
+    group), which must be unable to enter the course folder or read the series even where
+    bubblewrap cannot hide them (a container without namespaces); the held-out data must be
+    private (see :mod:`grader.grading.secrecy`).
     """
-    from grader.sandbox.isolation import sandbox_user
     from grader.grading.secrecy import heldout_problems, sandbox_can_read
 
     problems = heldout_problems(course)
-    user = sandbox_user()
-    if user is None:
+    if os.geteuid() != 0:
         problems.append("the autograder must run as root, so that student code runs as an unprivileged user "
                         "that cannot read the course")
         return problems
-    uid, gid = user
+    uid = gid = course.limits.first_uid
     if sandbox_can_read(course.root, uid, {gid}):
         problems.append(f"the sandbox user (uid {uid}) can enter {course.root}; run_autograder makes it "
                         "private (chmod 700, owned by root)")

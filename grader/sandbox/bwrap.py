@@ -5,8 +5,9 @@ A worker sees a root that bubblewrap builds from nothing:
 * read-only: the interpreter, its stdlib and site-packages (of the venv too), the shared
   libraries of ``/usr/lib``, ``ld.so.cache``, and the ``grader`` package alone at
   :data:`GRADER_MOUNT` (never the project tree, whose ``reference_models`` are solutions);
-* read-write: its own task folder at :data:`TASK_MOUNT`, a host folder that holds one task's
-  copies at a time and no other worker can see;
+* read-only too: its own task folder at :data:`TASK_MOUNT`, a host folder that holds one
+  task's input copies at a time and no other worker can see (the worker writes only in its
+  private scratch, so it cannot fill the host's disk);
 * private: ``/proc`` of its own PID namespace, a minimal ``/dev``, and size-limited tmpfs
   ``/tmp`` (its HOME) and ``/dev/shm`` that vanish with it.
 
@@ -143,7 +144,7 @@ def _ancestors(path: str) -> list[str]:
 def bwrap_command(bwrap: str, view: View, task_folder: Path, *, scratch_mb: int, privileged: bool,
                   seccomp_fd: int | None, info_fd: int | None = None) -> list[str]:
     """The ``bwrap`` arguments (up to and including ``--``) that start a worker in ``view``
-    with ``task_folder`` bound read-write at :data:`TASK_MOUNT`."""
+    with ``task_folder`` bound read-only at :data:`TASK_MOUNT`."""
     command = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                "--die-with-parent", "--new-session"]
     if privileged:
@@ -165,7 +166,7 @@ def bwrap_command(bwrap: str, view: View, task_folder: Path, *, scratch_mb: int,
     command += ["--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH,
                 "--perms", "1777", "--size", str(min(SHM_MB, scratch_mb) * 2**20), "--tmpfs", "/dev/shm",
-                "--bind", str(task_folder), TASK_MOUNT,
+                "--ro-bind", str(task_folder), TASK_MOUNT,
                 "--remount-ro", "/", "--chdir", SCRATCH]
     if seccomp_fd is not None:
         command += ["--seccomp", str(seccomp_fd)]

@@ -2,26 +2,26 @@
 
 Requests go to the worker's stdin and replies come back on a pipe of their own, one JSON
 object per line (see :mod:`grader.sandbox.worker`). Everything that comes back is untrusted:
-a reply's size is checked before it is parsed, and an op's output file is opened without
-following links and read only if the worker itself wrote it.
+a reply's size is checked before it is parsed, and an op's output file arrives inside the
+reply (the task folder is read-only to the worker), its size checked before it is decoded.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import os
 import select
-import stat
 import time
-from pathlib import Path
 from typing import Any, Mapping
 
 from grader.sandbox.errors import MemoryExceeded, TaskFailed, WorkerCrashed, memory_message, one_line
 from grader.sandbox.limits import Limits
 from grader.sandbox.worker import REPLY_LIMIT
 
-__all__ = ["ChannelClosed", "Deadline", "ProtocolError", "send", "ReplyReader", "read_result", "fetch_output"]
+__all__ = ["ChannelClosed", "Deadline", "ProtocolError", "send", "ReplyReader", "read_result", "decode_output"]
 
 
 class ChannelClosed(Exception):
@@ -128,34 +128,16 @@ def read_result(reply: Mapping[str, Any], request_id: int, limits: Limits) -> di
     raise WorkerCrashed("the worker broke the reply protocol (malformed reply)")
 
 
-def fetch_output(task_dir: Path, name: str, max_bytes: int | None, limits: Limits,
-                 user: tuple[int, int] | None) -> bytes:
-    """The bytes of ``name`` in the task dir, refusing anything the worker could use to make
-    the grader (often root) read another file: links, FIFOs, files it does not own."""
-    limit = limits.file_mb * 2**20 if max_bytes is None else min(max_bytes, limits.file_mb * 2**20)
+def decode_output(reply: Mapping[str, Any], name: str, limit: int) -> bytes:
+    """The bytes of the op's output file ``name`` carried base64-encoded in ``reply``; at most
+    ``limit`` bytes, the encoded length checked before it is decoded."""
+    encoded = reply.get("output")
+    if not isinstance(encoded, str) or len(encoded) > 4 * ((limit + 2) // 3):
+        raise WorkerCrashed(f"the worker broke the reply protocol (no readable {name})")
     try:
-        fd = os.open(task_dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise TaskFailed(f"the task produced no {name}") from None
-    except OSError as exc:
-        raise TaskFailed(one_line(f"the task's {name} cannot be read ({exc.strerror})")) from None
-    try:
-        info = os.fstat(fd)
-        owner = user[0] if user is not None else os.geteuid()
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != owner:
-            raise TaskFailed(f"the task's {name} is not a regular file it wrote")
-        if info.st_size > limit:
-            raise TaskFailed(f"the task's {name} is {_size(info.st_size)}, over the {_size(limit)} it may take")
-        chunks = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise TaskFailed(f"the task's {name} grew past the {_size(limit)} it may take")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        data = base64.b64decode(encoded, validate=True)
+    except (ValueError, binascii.Error):
+        raise WorkerCrashed(f"the worker broke the reply protocol ({name} is not base64)") from None
+    if len(data) > limit:
+        raise TaskFailed(f"the task's {name} is {_size(len(data))}, over the {_size(limit)} it may take")
+    return data

@@ -7,10 +7,13 @@ Isolation is applied as far as the OS allows and recorded in
   private scratch directory that is removed when the worker ends;
 * a new session, so a timeout kills the worker and everything it started;
 * resource limits: address space (``Limits.memory_mb``), file size, open files, no core dumps;
-* when the grader runs as root: a network namespace with nothing in it (not even loopback),
-  a PID namespace that dies with the worker, and the worker drops to ``nobody`` itself after
-  its imports (the interpreter may live under a 0700 ``/root`` that ``nobody`` cannot read);
-  ``no_new_privs`` then stops setuid programs from giving root back.
+* when the grader runs as root: the worker drops to a uid of its own
+  (:mod:`grader.sandbox.uids`) itself after its imports (the interpreter may live under a
+  0700 ``/root`` that uid cannot read); ``no_new_privs`` then stops setuid programs from
+  giving root back;
+* at the "process" level (:mod:`grader.sandbox.levels`), as root: a network namespace with
+  nothing in it (not even loopback) and a PID namespace that dies with the worker. At the
+  "bubblewrap" level, bubblewrap makes those and the filesystem view (:mod:`grader.sandbox.bwrap`).
 
 Each task runs in a fresh task directory holding copies of its files (:func:`make_task_dir`).
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import pwd
 import resource
 import shutil
 import tempfile
@@ -29,15 +31,14 @@ from typing import Any, Callable, Mapping, Sequence
 from grader.sandbox.limits import Limits
 from grader.sandbox.worker import KERAS_ENV, THREAD_ENV
 
-__all__ = ["Files", "sandbox_user", "python_path", "worker_environment", "make_home", "make_preexec",
+__all__ = ["Files", "python_path", "worker_environment", "make_home", "make_preexec",
            "rlimit_plan", "isolation_report", "check_file_name", "make_task_dir"]
 
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
-NOBODY = 65534
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 OPEN_FILES = 1024
-# RLIMIT_NPROC counts every thread of the user, summed over all workers sharing "nobody".
+# RLIMIT_NPROC counts every thread of the uid; each worker has a uid of its own (grader.sandbox.uids).
 PROCESSES = max(1024, 128 * (os.cpu_count() or 1))
 PASSTHROUGH_ENV = ("LD_LIBRARY_PATH",)
 
@@ -55,17 +56,6 @@ def python_path(extra: Sequence[str | os.PathLike] = ()) -> str:
     entries = [str(_PACKAGE_ROOT)]
     entries.extend(str(Path(item).resolve()) for item in extra)
     return os.pathsep.join(dict.fromkeys(entries))
-
-
-def sandbox_user() -> tuple[int, int] | None:
-    """The uid/gid a worker drops to, or None when the grader is not root (nothing to drop)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam("nobody")
-        return entry.pw_uid, entry.pw_gid
-    except KeyError:
-        return NOBODY, NOBODY
 
 
 def worker_environment(kind: str, home: Path, extra_pythonpath: Sequence[str | os.PathLike] = (),
@@ -233,7 +223,7 @@ def _copy_in(source: Path, destination: Path) -> None:
         shutil.copytree(source, destination, symlinks=True)
     elif source.is_file():
         shutil.copyfile(source, destination)
-        os.chmod(destination, 0o600)
+        os.chmod(destination, 0o644)
     else:
         raise FileNotFoundError(f"{source} does not exist or is not a regular file")
 
@@ -244,16 +234,18 @@ def check_file_name(name: str) -> None:
         raise ValueError(f"task file name {name!r} must be a plain file name, like 'model.keras'")
 
 
-def make_task_dir(base: Path, files: Files, user: tuple[int, int] | None) -> Path:
-    """A fresh directory in ``base`` holding copies of ``files`` (name -> source path), owned by ``user``."""
-    # Filled while still root-owned and 0700, and only then handed to the worker, so a
-    # process left behind by an earlier task cannot plant links in it.
+def make_task_dir(base: Path, files: Files) -> Path:
+    """A fresh directory in ``base`` holding read-only copies of ``files`` (name -> source path).
+
+    The grader owns the folder and the copies: the worker may read them but never write
+    there (bubblewrap also binds the folder read-only), so a task cannot fill the host's disk
+    or plant links for the grader; it writes in its private, size-limited scratch instead.
+    """
     task_dir = Path(tempfile.mkdtemp(prefix="task-", dir=base))
     try:
         for name, source in files.items():
             _copy_in(Path(source), task_dir / name)
-        if user is not None:
-            _chown_tree(task_dir, *user)
+        task_dir.chmod(0o755)
     except BaseException:
         shutil.rmtree(task_dir, ignore_errors=True)
         raise

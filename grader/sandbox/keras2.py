@@ -282,7 +282,7 @@ def load_keras2(task_dir: Path, path: Path, task: str | None):
     import keras
 
     target = f"{task}.keras" if task else "a .keras file"
-    dest = task_dir / f"keras3-{path.stem}{path.suffix.lower()}"
+    dest = Path.cwd() / f"keras3-{path.stem}{path.suffix.lower()}"   # the op's scratch folder; the task folder is read-only
     drop: dict[str, set[str]] = {}
     problem = "its config could not be read"
     try:

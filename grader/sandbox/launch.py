@@ -103,7 +103,8 @@ def plan_launch(kind: str, ops: str, limits: Limits, level: str, user: tuple[int
     task_root.mkdir(mode=0o711)
     if user is not None:
         base.chmod(0o711)
-    group = make_group(limits.memory_mb + limits.scratch_mb + bwrap.SHM_MB, PROCESSES) if os.name == "posix" else None
+    # memory_mb bounds everything the worker holds at once: all its processes and its tmpfs.
+    group = make_group(limits.memory_mb, PROCESSES)
     rlimits = rlimit_plan(limits, user is not None)
     join = group.join if group is not None else None
     worker_args = _worker_arguments(kind, ops, reply_fd, user)

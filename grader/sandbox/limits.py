@@ -27,8 +27,8 @@ class Limits:
     seconds: float = _DEFAULTS.task_seconds
     memory_mb: int = _DEFAULTS.memory_mb
     file_mb: int = _DEFAULTS.file_mb
-    scratch_mb: int = getattr(_DEFAULTS, "scratch_mb", 256)
-    uids: UidRange = UidRange()
+    scratch_mb: int = _DEFAULTS.scratch_mb
+    uids: UidRange = UidRange(_DEFAULTS.first_uid, _DEFAULTS.uid_count)
     isolation: str = "auto"
 
     @classmethod
@@ -36,9 +36,9 @@ class Limits:
         """Limits for a ``kind`` worker from a course's ``[limits]`` (a LimitsConfig or the raw table)."""
         check_kind(kind)
         cfg = LimitsConfig.from_table(limits_cfg)
-        uids = UidRange(getattr(cfg, "first_uid", UidRange.first), getattr(cfg, "uid_count", UidRange.count))
+        uids = UidRange(cfg.first_uid, cfg.uid_count)
         return cls(seconds=cfg.task_seconds, memory_mb=cfg.memory_mb if kind == "keras" else cfg.plain_memory_mb,
-                   file_mb=cfg.file_mb, scratch_mb=getattr(cfg, "scratch_mb", 256), uids=uids, isolation=isolation)
+                   file_mb=cfg.file_mb, scratch_mb=cfg.scratch_mb, uids=uids, isolation=isolation)
 
 
 def check_kind(kind: str) -> None:

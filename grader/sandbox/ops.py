@@ -133,7 +133,7 @@ def predict(payload: dict, task_dir: Path) -> dict:
     result = np.concatenate(parts, axis=0) if parts else np.zeros((0, 7), "float32")
     if result.nbytes > MAX_PREDICT_BYTES:
         raise ValueError(f"the predictions take {result.nbytes >> 20} MiB; expected a (windows, 7) forecast")
-    np.save(task_dir / os.path.basename(payload["out"]), result, allow_pickle=False)
+    np.save(os.path.basename(payload["out"]), result, allow_pickle=False)   # in the op's scratch folder (cwd)
     return {"shape": list(result.shape)}
 
 

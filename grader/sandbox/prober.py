@@ -4,7 +4,9 @@
 in a long-lived sandboxed Keras worker, runs student Python in a fresh plain worker each
 time, and checks every reply before handing it on. A task the sandbox cannot finish raises
 :exc:`ProbeFailed` (:exc:`PredictFailed` when a loaded model fails on the windows), with one
-line a student can read.
+line a student can read. Every method takes ``timeout``: at most that many seconds for this call
+(None: the task limit, ``[limits] task_seconds``); the grader passes what is left of the
+submission's time budget when that is less.
 """
 
 from __future__ import annotations
@@ -59,17 +61,19 @@ class SandboxProber:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, op: str, payload: dict, files: dict[str, Path], reply_limit: int) -> dict:
+    def _run(self, op: str, payload: dict, files: dict[str, Path], reply_limit: int,
+             timeout: float | None = None) -> dict:
         from grader.sandbox.errors import SandboxError, TaskFailed
 
         try:
-            return self.worker.run(op, payload, files, reply_limit=reply_limit)
+            return self.worker.run(op, payload, files, timeout=timeout, reply_limit=reply_limit)
         except TaskFailed as exc:
             raise ProbeFailed(str(exc)) from None
         except SandboxError as exc:
             raise ProbeFailed(str(exc)) from None
 
-    def probe_model(self, task: Task, path: Path, declared: list | None) -> dict[str, Any]:
+    def probe_model(self, task: Task, path: Path, declared: list | None, *,
+                    timeout: float | None = None) -> dict[str, Any]:
         from grader.sandbox.untrusted import (
             PROBE_REPLY_LIMIT,
             UntrustedOutput,
@@ -78,13 +82,13 @@ class SandboxProber:
 
         name = f"model{path.suffix.lower()}"
         reply = self._run("probe_model", {"file": name, "kind": task.kind, "declared": declared, "task": task.id},
-                          {name: path}, PROBE_REPLY_LIMIT)
+                          {name: path}, PROBE_REPLY_LIMIT, timeout)
         try:
             return validate_probe(reply)
         except UntrustedOutput as exc:
             raise ProbeFailed(f"the sandbox returned a malformed result ({exc})") from None
 
-    def predict(self, path: Path, inputs: Any) -> Any:
+    def predict(self, path: Path, inputs: Any, *, timeout: float | None = None) -> Any:
         """The model's output on ``inputs``, read from the worker's .npy only after its header is checked."""
         import numpy as np
 
@@ -105,7 +109,8 @@ class SandboxProber:
                 _, data = self.worker.run_with_output(
                     "predict", {"file": name, "inputs": "inputs.npy", "out": "pred.npy"},
                     {name: path, "inputs.npy": source}, "pred.npy",
-                    max_bytes=MAX_PREDICT_BYTES + NPY_HEADER_LIMIT + 16, reply_limit=PREDICT_REPLY_LIMIT)
+                    max_bytes=MAX_PREDICT_BYTES + NPY_HEADER_LIMIT + 16, timeout=timeout,
+                    reply_limit=PREDICT_REPLY_LIMIT)
             except TaskFailed as exc:
                 raise PredictFailed(str(exc)) from None
             except SandboxError as exc:
@@ -115,7 +120,7 @@ class SandboxProber:
         except UntrustedOutput as exc:
             raise PredictFailed(str(exc)) from None
 
-    def lstm_step_cases(self, path: Path) -> dict[str, Any]:
+    def lstm_step_cases(self, path: Path, *, timeout: float | None = None) -> dict[str, Any]:
         """The student's lstm_step on fresh random inputs (a fresh plain worker); compared here, in the grader.
 
         The sandbox gets the inputs only; the expected values and the seed stay in this process.
@@ -127,7 +132,8 @@ class SandboxProber:
         cases = lstm_cases.draw_cases()
         try:
             reply = run_once("plain", "run_lstm_step", {"file": "student.py", "cases": cases.payload()},
-                             {"student.py": path}, self.plain_limits, reply_limit=lstm_cases.REPLY_LIMIT)
+                             {"student.py": path}, self.plain_limits, timeout=timeout,
+                             reply_limit=lstm_cases.REPLY_LIMIT)
         except TaskFailed:
             # The op's own error text may carry whatever the student's code put there.
             return {"error": f"{path.name} stopped the grader's runner before lstm_step returned (for example "

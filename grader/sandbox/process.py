@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from grader.sandbox.channel import (ChannelClosed, Deadline, ProtocolError, ReplyReader, fetch_output, read_result,
+from grader.sandbox.channel import (ChannelClosed, Deadline, ProtocolError, ReplyReader, decode_output, read_result,
                                     send)
 from grader.sandbox.errors import (SandboxError, TaskTimeout, WorkerCrashed, WorkerStartFailed, crash_error, one_line,
                                    signal_name)
@@ -191,12 +191,16 @@ class Worker:
                 check_file_name(name)
             self.start()
             assert self._launch is not None
-            task_dir = make_task_dir(self._launch.task_root, files or {}, self._user)
+            task_dir = make_task_dir(self._launch.task_root, files or {})
             try:
                 self._next_id += 1
                 request_id = self._next_id
-                request = {"id": request_id, "op": op, "payload": dict(payload or {}),
-                           "dir": self._launch.task_path(task_dir)}
+                request: dict[str, Any] = {"id": request_id, "op": op, "payload": dict(payload or {}),
+                                           "dir": self._launch.task_path(task_dir)}
+                if output is not None:
+                    output_limit = min(max_bytes if max_bytes is not None else REPLY_LIMIT, self.limits.file_mb * 2**20)
+                    request["output"] = {"name": output, "limit": output_limit}
+                    reply_limit += 4 * ((output_limit + 2) // 3)
                 data = json.dumps(request).encode("utf-8") + b"\n"
                 self.tasks_run += 1
                 deadline = time.monotonic() + seconds
@@ -220,10 +224,10 @@ class Worker:
                 tampered = self._replies.unread
                 try:
                     result = read_result(reply, request_id, self.limits)
+                    fetched = decode_output(reply, output, output_limit) if output is not None else None
                 except WorkerCrashed:
                     self._kill()
                     raise
-                fetched = fetch_output(task_dir, output, max_bytes, self.limits, self._user) if output is not None else None
             finally:
                 shutil.rmtree(task_dir, ignore_errors=True)
             if tampered:

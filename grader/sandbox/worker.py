@@ -24,7 +24,11 @@ at module import or in ``WARMUP``; :data:`PRELOAD` covers the stdlib student cod
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
+import shutil
+import stat
+import tempfile
 import importlib
 import json
 import os
@@ -130,8 +134,13 @@ def encode_reply(reply: dict[str, Any]) -> bytes:
 
 
 def handle(request: Any, ops: dict[str, Op], home: Path) -> dict[str, Any]:
-    """Run one request and return its reply; exceptions from the op become error replies."""
+    """Run one request and return its reply; exceptions from the op become error replies.
+
+    ``request["output"] = {"name": ..., "limit": ...}`` asks for a file the op leaves in its
+    working folder, returned base64-encoded as ``reply["output"]``.
+    """
     request_id = request.get("id") if isinstance(request, dict) else None
+    scratch = None
     try:
         if not isinstance(request, dict):
             raise ValueError("request must be a JSON object")
@@ -140,11 +149,20 @@ def handle(request: Any, ops: dict[str, Op], home: Path) -> dict[str, Any]:
             raise LookupError(f"unknown op {name!r} (known: {', '.join(sorted(ops))})")
         payload = request.get("payload") or {}
         task_dir = Path(request.get("dir") or home)
-        os.chdir(task_dir)
+        # The task folder holds the inputs, read-only; the op works (and leaves its output) in
+        # a scratch folder of its own in the worker's private, size-limited TMPDIR.
+        scratch = Path(tempfile.mkdtemp(prefix="task-"))
+        for entry in os.listdir(task_dir):   # the inputs, by the names the op knows them by
+            os.symlink(task_dir / entry, scratch / entry)
+        os.chdir(scratch)
         result = ops[name](payload, task_dir)
         if not isinstance(result, dict):
             raise TypeError(f"op {name!r} returned {type(result).__name__}, expected dict")
-        return {"id": request_id, "ok": True, "result": result}
+        reply = {"id": request_id, "ok": True, "result": result}
+        output = request.get("output")
+        if isinstance(output, dict):
+            reply["output"] = read_output(scratch, str(output.get("name")), int(output.get("limit", 0)))
+        return reply
     except MemoryError as exc:
         return {"id": request_id, "ok": False, "error": one_line(exc), "kind": "memory"}
     except BaseException as exc:  # student code may raise SystemExit or KeyboardInterrupt
@@ -158,6 +176,39 @@ def handle(request: Any, ops: dict[str, Op], home: Path) -> dict[str, Any]:
             os.chdir(home)
         except OSError:
             pass
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def read_output(scratch: Path, name: str, limit: int) -> str:
+    """The file ``name`` the op left in ``scratch``, base64-encoded, if it is a regular file of at most ``limit`` bytes."""
+    try:
+        fd = os.open(scratch / os.path.basename(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise RuntimeError(f"the task produced no {name}") from None
+    except OSError as exc:
+        raise RuntimeError(f"the task's {name} cannot be read ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RuntimeError(f"the task's {name} is not a regular file it wrote")
+        if info.st_size > limit:
+            raise RuntimeError(f"the task's {name} is {_size(info.st_size)}, over the {_size(limit)} it may take")
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+        if len(data) > limit:
+            raise RuntimeError(f"the task's {name} grew past the {_size(limit)} it may take")
+        return base64.b64encode(data).decode("ascii")
+    finally:
+        os.close(fd)
 
 
 def _libc() -> ctypes.CDLL:
