@@ -8,7 +8,8 @@ goes through a :class:`Prober`, whose real implementation
 
 A problem with one task's file (missing, corrupt, hostile, slow, too large)
 turns that task into one ``error`` result worth 0 with a one-line message;
-every other task is still checked.
+every other task is still checked, as long as the submission's time budget
+lasts (:mod:`grader.grading.budget`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Callable, Protocol
 from grader.core.bank import Bank, Task
 from grader.checks.evidence import Evidence
 from grader.checks.registry import CHECKS
+from grader.grading.budget import BUDGET_CHECK, Budget, BudgetedProber, BudgetExhausted
 from grader.sandbox.prober import ProbeFailed
 from grader.static.description import ModelDescription
 from grader.static.errors import InspectionError
@@ -32,13 +34,17 @@ MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 class Prober(Protocol):
-    """The dynamic half of checking; every method runs untrusted files out of process."""
+    """The dynamic half of checking; every method runs untrusted files out of process.
 
-    def probe_model(self, task: Task, path: Path, declared: list | None) -> dict[str, Any]: ...
+    ``timeout`` caps one call in seconds (None: the prober's own per-task limit).
+    """
 
-    def lstm_step_cases(self, path: Path) -> dict[str, Any]: ...
+    def probe_model(self, task: Task, path: Path, declared: list | None, *,
+                    timeout: float | None = None) -> dict[str, Any]: ...
 
-    def predict(self, path: Path, inputs: Any) -> Any: ...
+    def lstm_step_cases(self, path: Path, *, timeout: float | None = None) -> dict[str, Any]: ...
+
+    def predict(self, path: Path, inputs: Any, *, timeout: float | None = None) -> Any: ...
 
 
 EvaluateForecast = Callable[[Task, Path, ModelDescription, Prober], dict[str, Any]]
@@ -74,7 +80,11 @@ class SubmissionCheck:
 def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                forecast: EvaluateForecast | None = None, include_hidden: bool = False,
                limits: InspectionLimits | None = None) -> tuple[list[CheckResult], ModelDescription | None]:
-    """Check one task's file; never raises for a bad file."""
+    """Check one task's file; never raises for a bad file.
+
+    Raises :exc:`BudgetExhausted` when ``prober`` is a :class:`BudgetedProber` whose budget
+    is used up before a sandboxed call (:func:`check_submission` turns it into the task's result).
+    """
     path = locate(folder, task)
     if path is None:
         expected = task.file if not task.is_model else f"{task.id}.keras"
@@ -108,6 +118,8 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                 evidence = _with(evidence, probe=prober.lstm_step_cases(path))
             else:
                 evidence = _with(evidence, probe={"error": f"{path.name} defines no function lstm_step, so it cannot be run"})
+    except BudgetExhausted:
+        raise
     except ProbeFailed as exc:
         return _task_error(task, f"{path.name}: {exc}", check="run"), description
     except Exception as exc:  # a reply that broke the grader's reading must cost this task only
@@ -136,7 +148,7 @@ def _forecast_evidence(forecast: EvaluateForecast | None, task: Task, path: Path
         return {"grader_error": "no forecast evaluator was configured for this grading"}
     try:
         return forecast(task, path, description, prober)
-    except ProbeFailed:
+    except (ProbeFailed, BudgetExhausted):
         raise
     except Exception as exc:  # a grader bug or a broken course must not cost the student points silently
         return {"grader_error": f"the evaluator failed ({type(exc).__name__})"}
@@ -150,17 +162,45 @@ def _with(evidence: Evidence, **changes: Any) -> Evidence:
 
 def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = None,
                      forecast: EvaluateForecast | None = None, include_hidden: bool = False,
-                     tasks: list[str] | None = None) -> SubmissionCheck:
-    """Check every model task of ``bank`` against the files in ``folder``."""
+                     tasks: list[str] | None = None, budget: Budget | None = None) -> SubmissionCheck:
+    """Check every model task of ``bank`` against the files in ``folder``.
+
+    With a ``budget``, every sandboxed call gets at most what is left of it; once it is used
+    up, each task not checked yet whose file would run in the sandbox is one ``error`` worth 0
+    (:meth:`Budget.exhausted_message`, naming the slowest task checked).
+    """
     folder = Path(folder)
+    if budget is not None and prober is not None:
+        prober = BudgetedProber(prober, budget)
     results: list[CheckResult] = []
     descriptions: dict[str, ModelDescription] = {}
+    slowest: tuple[Task, float] | None = None
     for task in bank.tasks:
         if tasks is not None and task.id not in tasks:
             continue
-        task_results, description = check_task(task, folder, prober=prober, forecast=forecast,
-                                                include_hidden=include_hidden)
+        if budget is not None and prober is not None and budget.exhausted and _sandboxed(task, include_hidden) \
+                and locate(folder, task) is not None:   # a missing file says so: that costs no time
+            results.extend(_task_error(task, budget.exhausted_message(slowest), check=BUDGET_CHECK))
+            continue
+        began = budget.spent() if budget is not None else 0.0
+        try:
+            task_results, description = check_task(task, folder, prober=prober, forecast=forecast,
+                                                    include_hidden=include_hidden)
+        except BudgetExhausted:
+            assert budget is not None   # only a BudgetedProber raises it
+            results.extend(_task_error(task, budget.exhausted_message(slowest), check=BUDGET_CHECK))
+            continue
+        if budget is not None:
+            took = budget.spent() - began
+            if slowest is None or took > slowest[1]:
+                slowest = (task, took)
         results.extend(task_results)
         if description is not None:
             descriptions[task.id] = description
     return SubmissionCheck(results, descriptions)
+
+
+def _sandboxed(task: Task, include_hidden: bool) -> bool:
+    """Whether checking ``task`` may run something in the sandbox."""
+    needs = {CHECKS[name].needs for name, _ in task.checks}
+    return "probe" in needs or ("forecast" in needs and include_hidden)

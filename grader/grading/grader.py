@@ -10,6 +10,7 @@ reference versions is skipped unless forced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from typing import Any, Callable
 
 from grader import __version__
 from grader.core.bank import Bank
+from grader.grading.budget import BUDGET_CHECK, Budget
 from grader.grading.checking import check_submission
 from grader.sandbox.prober import SandboxProber
 from grader.core.course import Course
@@ -149,8 +151,13 @@ def answers_results(bank: Bank, folder: Path) -> list[CheckResult]:
 
 
 def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any) -> list[CheckResult]:
-    """Every result for the submission files in ``folder``: models, forecasts and prose."""
-    checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True)
+    """Every result for the submission files in ``folder``: models, forecasts and prose.
+
+    The sandboxed checks share one time budget (``[limits] submission_seconds``), which starts
+    here; prose runs no student code and is scored whatever is left.
+    """
+    budget = Budget.start(course.limits)
+    checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True, budget=budget)
     return checked.results + answers_results(bank, folder)
 
 
@@ -245,6 +252,12 @@ class Grader:
         self.gradebook.record_results(submission_id, run_id, [result])
 
 
+def budget_note(results: list[CheckResult]) -> str:
+    """One line for the batch's progress when the submission's time budget ran out, else ''."""
+    skipped = [r.task for r in results if r.check == BUDGET_CHECK]
+    return f"time budget used up: {len(skipped)} task(s) not checked ({', '.join(skipped)})" if skipped else ""
+
+
 def discover(directory: Path) -> list[Path]:
     """Every student folder or .zip directly under ``directory``, by name."""
     items = [p for p in sorted(directory.iterdir())
@@ -259,6 +272,7 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
 
     Refuses the whole batch up front (``CourseError``) when :func:`require_ready` does.
     """
+    from grader.sandbox.errors import SandboxError
     from grader.sandbox.limits import Limits
     from grader.sandbox.pool import WorkerPool
 
@@ -286,10 +300,15 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
         if not force and grader.is_current(submission_id):
             return SubmissionOutcome(student, "skipped", message="already graded with these files and versions")
         with pool.acquire() as worker:
+            # Started before this submission's budget does: a worker the previous submission
+            # left killed (a timeout) is restarted at no cost to this one.
+            with contextlib.suppress(SandboxError):   # a worker that cannot start fails each task, with its reason
+                worker.start()
             prober = SandboxProber(course.limits, worker=worker)
             results = grader.grade(submission_id, run_id, prober)
         score, max_score = total(results)
-        return SubmissionOutcome(student, "graded", score, max_score, seconds=time.perf_counter() - t0)
+        return SubmissionOutcome(student, "graded", score, max_score, message=budget_note(results),
+                                 seconds=time.perf_counter() - t0)
 
     interrupted = False
     try:

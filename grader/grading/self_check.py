@@ -4,7 +4,8 @@ The submission (a folder or a .zip) is read through the intake's safe reader
 and copied into a private temporary folder; the checks run on that copy.
 Hidden checks (forecast accuracy on held-out data) and prose scores are never
 run or revealed here: the self-check only confirms that every answers.md
-section is present and non-empty.
+section is present and non-empty. The probes share the submission's time budget
+(``[limits] submission_seconds``), as in grading.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.core.bank import Bank
+from grader.grading.budget import Budget
 from grader.grading.checking import check_submission
 from grader.sandbox.prober import SandboxProber
 from grader.core.course import Course
@@ -59,7 +61,8 @@ def run_self_check(submission: Path, bank: Bank, course: Course, *, probes: bool
         notes = list(intake.problems) + answers_notes(folder, bank)
         if probes:
             with SandboxProber(course.limits) as prober:
-                checked = check_submission(folder, bank, prober=prober, tasks=tasks)
+                checked = check_submission(folder, bank, prober=prober, tasks=tasks,
+                                           budget=Budget.start(course.limits))
         else:
             checked = check_submission(folder, bank, tasks=tasks)
     score, max_score = total(checked.results)
