@@ -195,6 +195,24 @@ def test_grading_path_refuses_code_carriers_before_any_worker(bank, tmp_path):
         assert "\n" not in results[0].output
 
 
+def test_grading_path_refuses_an_expensive_model_before_any_worker(bank, tmp_path):
+    """The red team's forecaster (UpSampling1D(2000): minutes, or a SIGSEGV, in the worker) never reaches one."""
+    from grader.grading.checking import check_submission
+    from grader.sandbox.prober import SandboxProber
+    from tests.test_static_bounds import forecaster, layer, save
+
+    save(tmp_path, forecaster(layer("UpSampling1D", "up", size=2000), shape=(56, 1)), "q4_forecaster.keras")
+    worker = _RefusingWorker()
+    with SandboxProber({"task_seconds": 10}, worker=worker) as prober:
+        checked = check_submission(tmp_path, bank, prober=prober, include_hidden=True, tasks=["q4_forecaster"],
+                                   forecast=lambda *args: pytest.fail("forecast evaluated"))
+    assert worker.calls == []
+    results = checked.for_task("q4_forecaster")
+    assert len(results) == 1 and results[0].status == "error" and results[0].score == 0, results
+    assert results[0].output.startswith("q4_forecaster.keras: layer 'up' (UpSampling1D) repeats each step 2,000 "
+                                        "times; at most 64 is allowed"), results[0].output
+
+
 def test_static_inspection_never_imports_tensorflow():
     """Inspect every corpus file (hostile and legitimate) in a fresh interpreter; TensorFlow stays out."""
     script = textwrap.dedent(f"""

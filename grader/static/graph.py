@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from grader.static import allowlist
+from grader.static.bounds import SizedLayer, check_bounds
 from grader.static.description import MODEL_CLASSES, Layer, ModelDescription, Optimizer, reachable
 from grader.static.errors import BrokenModel, UnsafeModel
 from grader.static.limits import DEFAULT_INSPECTION_LIMITS, InspectionLimits
@@ -404,8 +405,10 @@ def describe(config: dict, path: str, fmt: str, keras_version: str | None,
             layer_shape = _shape(node.config.get("batch_shape")) or _shape(node.config.get("batch_input_shape"))
             if layer_shape is not None:
                 input_shapes.append(layer_shape)
+    order = _topological(graph)
+    check_bounds(_sized_layers(graph, order, entries, shape), file_name, limits)
     live = _feeding_outputs(graph, exits)
-    keys = [key for key in _topological(graph) if key in live]
+    keys = [key for key in order if key in live]
     edges = [(src, dst) for src, dst in graph.edges if src in live and dst in live]
     parents: dict[str, list[str]] = {}
     for src, dst in edges:
@@ -424,6 +427,22 @@ def describe(config: dict, path: str, fmt: str, keras_version: str | None,
         input_shapes=tuple(input_shapes), layers=tuple(layers), outputs=tuple(exits),
         optimizer=_optimizer(config), edges=tuple(edges),
     )
+
+
+def _sized_layers(graph: _Graph, order: list[str], entries: list[str], shape: tuple | None) -> list[SizedLayer]:
+    """Every layer of the config, dead branches too (Keras builds their weights when it loads the file)."""
+    parents: dict[str, list[str]] = {}
+    for src, dst in graph.edges:
+        parents.setdefault(dst, []).append(src)
+    sized = []
+    for key in order:
+        node = graph.nodes[key]
+        declared = _shape(node.config.get("batch_shape")) or _shape(node.config.get("batch_input_shape"))
+        if declared is None and key in entries:
+            declared = shape
+        sized.append(SizedLayer(key, node.name, node.class_name, node.wrappers, node.config, node.wrapper_config,
+                                tuple(parents.get(key, ())), declared, node.time_step))
+    return sized
 
 
 def _feeding_outputs(graph: _Graph, exits: list[str]) -> set[str]:

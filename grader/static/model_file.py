@@ -21,7 +21,13 @@ Refusals, in the order they are tried, and the module that makes each:
   compression filters, non-numeric data, or declared dataset sizes over the
   bound, checked before any data is read (:mod:`grader.static.hdf5`);
   ``.npz`` weights holding pickled objects or oversized arrays, from their
-  headers alone (:mod:`grader.static.archive`).
+  headers alone (:mod:`grader.static.archive`);
+* declared sizes that would stall or crash the worker that loads the model:
+  a layer's units, filters, vocabulary, kernel, dilation, padding, upsampling
+  or repeat factor over its bound, or, for the whole model at one probe
+  sample, too many recurrent steps, too much upsampling along a path, too
+  many weights or too large a layer output (:mod:`grader.static.bounds`,
+  called when the config is described).
 
 The bounds are :class:`~grader.static.limits.InspectionLimits`; the exceptions
 are in :mod:`grader.static.errors`. :mod:`grader.static.graph` turns an
