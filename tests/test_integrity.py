@@ -178,8 +178,15 @@ def test_a_bomb_costs_its_task_only_and_the_grader_stays_small(model_files, tmp_
 
 @pytest.fixture
 def canary_file():
-    """A world-readable file on the host, as a series CSV or a config file might be."""
-    handle, name = tempfile.mkstemp(prefix="grader-canary-", dir="/tmp")
+    """A world-readable file that student code can read even inside the full sandbox.
+
+    The sandbox hides the host's files (tests/sandbox proves it), so to test the *channels*
+    (shapes, exception text) the canary sits where the sandbox's read-only view reaches: the
+    interpreter's site-packages folder, bound at the same path.
+    """
+    import sysconfig
+
+    handle, name = tempfile.mkstemp(prefix="grader-canary-", dir=sysconfig.get_paths()["purelib"])
     os.write(handle, b"CANARY-7f3a9 held-out rows 2019-06-01,1234567")
     os.close(handle)
     os.chmod(name, 0o644)

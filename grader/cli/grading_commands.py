@@ -14,6 +14,16 @@ from grader.cli.app import _bank, _gradebook, _open, cli, course_option, db_opti
 
 # --------------------------------------------------------------------------- checking
 
+weak_sandbox_option = click.option(
+    "--weak-sandbox", is_flag=True,
+    help="Where bubblewrap is missing, run student code with process isolation only (it can read this "
+         "machine's files). Without it, grading refuses to run student code outside the full sandbox.")
+
+
+def _isolation(weak_sandbox: bool) -> str:
+    return "auto" if weak_sandbox else "full"
+
+
 @cli.command()
 @click.argument("submission", type=click.Path(exists=True))
 @course_option
@@ -33,7 +43,12 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
     """
     from grader.grading.self_check import run_self_check
 
+    from grader.sandbox.levels import weak_notice
+
     course = _open(course_dir, must_exist=False)
+    notice = weak_notice()
+    if notice:
+        click.echo(notice, err=True)
     report = run_self_check(Path(submission), _bank(), course, probes=not static_only, tasks=list(tasks) or None)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -83,7 +98,9 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the structured results as JSON.")
 @click.option("--force", is_flag=True, help="Regrade even if graded with the same files and versions.")
-def grade(student: str, course_dir: str | None, db_url: str | None, as_json: bool, force: bool) -> None:
+@weak_sandbox_option
+def grade(student: str, course_dir: str | None, db_url: str | None, as_json: bool, force: bool,
+          weak_sandbox: bool) -> None:
     """Grade a student's latest submission: checks, probes, forecast accuracy and prose.
 
     \b
@@ -96,7 +113,8 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
     course = _open(course_dir, db_url)
     bank = _bank()
     with _gradebook(course) as gradebook:
-        submission_id = grade_student(course, bank, gradebook, student, force=force)
+        submission_id = grade_student(course, bank, gradebook, student, force=force,
+                                      isolation=_isolation(weak_sandbox))
         rows = gradebook.current_results(submission_id)
         summary = gradebook.student_summary(student, task_questions(bank))
     if as_json:
@@ -114,8 +132,9 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
 @click.option("--workers", type=int, default=None, help="Sandboxed workers (default: one per core).")
 @click.option("--isolate", is_flag=True, help="A fresh worker process for every submission (strictest, slower).")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same files and versions.")
+@weak_sandbox_option
 def batch(directory: str, course_dir: str | None, db_url: str | None, workers: int | None, isolate: bool,
-          force: bool) -> None:
+          force: bool, weak_sandbox: bool) -> None:
     """Submit and grade every student folder or .zip under DIRECTORY.
 
     Resumable: run it again after an interruption and it grades only what is
@@ -136,7 +155,7 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
         with click.progressbar(length=len(paths), label="grading", show_eta=True, show_pos=True,
                                file=sys.stderr) as bar:
             summary = run_batch(course, _bank(), gradebook, paths, workers=workers, isolate=isolate,
-                                force=force, progress=lambda outcome: bar.update(1))
+                                force=force, isolation=_isolation(weak_sandbox), progress=lambda outcome: bar.update(1))
     _print_batch(summary)
 
 

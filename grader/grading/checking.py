@@ -22,10 +22,12 @@ from grader.core.bank import Bank, Task
 from grader.checks.evidence import Evidence
 from grader.checks.registry import CHECKS
 from grader.grading.budget import BUDGET_CHECK, Budget, BudgetedProber, BudgetExhausted
+from grader.sandbox.headers import shared_header_reader
 from grader.sandbox.prober import ProbeFailed
 from grader.static.description import ModelDescription
 from grader.static.errors import InspectionError
-from grader.static.limits import InspectionLimits
+from grader.static.hdf5 import HeaderReader
+from grader.static.limits import DEFAULT_INSPECTION_LIMITS, InspectionLimits
 from grader.static.model_file import inspect_model_file
 from grader.static.python_source import inspect_python_file
 from grader.core.results import ERROR, CheckResult, Outcome
@@ -79,7 +81,8 @@ class SubmissionCheck:
 
 def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                forecast: EvaluateForecast | None = None, include_hidden: bool = False,
-               limits: InspectionLimits | None = None) -> tuple[list[CheckResult], ModelDescription | None]:
+               limits: InspectionLimits | None = None,
+               read_headers: HeaderReader | None = None) -> tuple[list[CheckResult], ModelDescription | None]:
     """Check one task's file; never raises for a bad file.
 
     Raises :exc:`BudgetExhausted` when ``prober`` is a :class:`BudgetedProber` whose budget
@@ -93,7 +96,9 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
     source = None
     try:
         if task.is_model:
-            description = inspect_model_file(path, limits) if limits else inspect_model_file(path)
+            # libhdf5 never parses a student's file in this process: the walk runs in a sandboxed worker.
+            description = inspect_model_file(path, limits or DEFAULT_INSPECTION_LIMITS,
+                                             read_headers or shared_header_reader())
         else:
             source = inspect_python_file(path)
     except InspectionError as exc:
@@ -170,6 +175,7 @@ def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = 
     (:meth:`Budget.exhausted_message`, naming the slowest task checked).
     """
     folder = Path(folder)
+    read_headers = getattr(prober, "read_headers", None)
     if budget is not None and prober is not None:
         prober = BudgetedProber(prober, budget)
     results: list[CheckResult] = []
@@ -185,7 +191,7 @@ def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = 
         began = budget.spent() if budget is not None else 0.0
         try:
             task_results, description = check_task(task, folder, prober=prober, forecast=forecast,
-                                                    include_hidden=include_hidden)
+                                                    include_hidden=include_hidden, read_headers=read_headers)
         except BudgetExhausted:
             assert budget is not None   # only a BudgetedProber raises it
             results.extend(_task_error(task, budget.exhausted_message(slowest), check=BUDGET_CHECK))

@@ -63,11 +63,13 @@ def build_course_references(course: Course, **options: Any) -> dict[str, Any]:
     return build_references(course, **options)
 
 
-def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str, *, force: bool = False) -> int:
+def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str, *, force: bool = False,
+                  isolation: str = "full") -> int:
     """Grade ``student``'s latest submission unless it is already graded with the same files and versions.
 
-    Returns the submission id. Raises ``CourseError`` (see :func:`require_ready`) or
-    ``GradebookError`` when the student has no submission.
+    Returns the submission id. Raises ``CourseError`` (see :func:`require_ready`),
+    ``GradebookError`` when the student has no submission, or ``SandboxUnavailable`` when
+    ``isolation`` is "full" and this machine cannot give student code the full sandbox.
     """
     from grader.sandbox.prober import SandboxProber
     from grader.store.errors import GradebookError
@@ -79,14 +81,18 @@ def grade_student(course: Course, bank: Bank, gradebook: Gradebook, student: str
         raise GradebookError(f"{exc}; submit first with 'grader submit --student {student} PATH'") from None
     if submission is None:
         raise GradebookError(f"student '{student}' has no submission; use 'grader submit --student {student} PATH'")
-    grader = Grader(course, bank, gradebook)
+    grader = Grader(course, bank, gradebook, isolation=isolation)
     if force or not grader.is_current(submission.id):
         run_id = grader.start_run("grade")
+        observed: dict[str, Any] = {}
         try:
-            with SandboxProber(course.limits) as prober:
-                grader.grade(submission.id, run_id, prober)
+            with SandboxProber(course.limits, isolation=isolation) as prober:
+                try:
+                    grader.grade(submission.id, run_id, prober)
+                finally:
+                    observed = prober.isolation
         finally:
-            gradebook.finish_run(run_id)
+            gradebook.finish_run(run_id, isolation=grader.isolation_record(observed))
     return submission.id
 
 
@@ -162,9 +168,14 @@ def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast
 
 
 class Grader:
-    """Grades submissions of one course into its gradebook."""
+    """Grades submissions of one course into its gradebook.
 
-    def __init__(self, course: Course, bank: Bank, gradebook: Gradebook):
+    ``isolation`` is what student code must get (:mod:`grader.sandbox.levels`): "full" refuses
+    to run it without bubblewrap (``SandboxUnavailable``, raised by :meth:`start_run`).
+    """
+
+    def __init__(self, course: Course, bank: Bank, gradebook: Gradebook, isolation: str = "full"):
+        self.isolation = isolation
         self.course = course
         self.bank = bank
         self.gradebook = gradebook
@@ -216,7 +227,18 @@ class Grader:
     # -- grading
 
     def start_run(self, kind: str) -> int:
-        return self.gradebook.start_run(kind, self.versions.grader, self.versions.questions, self.versions.references)
+        """Open a run, recording the isolation level student code will get; raises SandboxUnavailable first if it cannot."""
+        from grader.sandbox.levels import choose_level
+
+        level = choose_level(self.isolation)
+        return self.gradebook.start_run(kind, self.versions.grader, self.versions.questions, self.versions.references,
+                                        isolation={"level": level, "required": self.isolation})
+
+    def isolation_record(self, observed: dict[str, Any]) -> dict[str, Any] | None:
+        """What to keep of a started worker's isolation report (None when no worker started)."""
+        from grader.sandbox.levels import isolation_summary
+
+        return dict(isolation_summary(observed), required=self.isolation) if observed else None
 
     def is_current(self, submission_id: int) -> bool:
         submission = self.gradebook.find_submission(submission_id)
@@ -266,25 +288,29 @@ def discover(directory: Path) -> list[Path]:
 
 
 def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,
-              isolate: bool = False, force: bool = False,
+              isolate: bool = False, force: bool = False, isolation: str = "full",
               progress: Callable[[SubmissionOutcome], None] | None = None) -> BatchSummary:
     """Submit and grade every path; one bad submission never stops the others.
 
-    Refuses the whole batch up front (``CourseError``) when :func:`require_ready` does.
+    Refuses the whole batch up front: ``CourseError`` when :func:`require_ready` does,
+    ``SandboxUnavailable`` when ``isolation`` is "full" and bubblewrap cannot run here.
     """
+    from grader.sandbox.headers import SandboxHeaderReader
     from grader.sandbox.errors import SandboxError
     from grader.sandbox.limits import Limits
     from grader.sandbox.pool import WorkerPool
 
     require_ready(course)
     workers = max(1, workers or os.cpu_count() or 1)
-    grader = Grader(course, bank, gradebook)
+    grader = Grader(course, bank, gradebook, isolation=isolation)
     gradebook.interrupt_stale_runs()
     run_id = grader.start_run("batch")
     summary = BatchSummary(run_id=run_id)
     started = time.perf_counter()
-    pool = WorkerPool(min(workers, max(1, len(paths))), kind="keras", limits=Limits.from_course(course.limits, "keras"),
-                      isolate=isolate)
+    pool = WorkerPool(min(workers, max(1, len(paths))), kind="keras",
+                      limits=Limits.from_course(course.limits, "keras", isolation=isolation), isolate=isolate)
+    headers = SandboxHeaderReader(Limits.from_course(course.limits, "plain", isolation=isolation))
+    observed: dict[str, Any] = {}
 
     def one(path: Path) -> SubmissionOutcome:
         t0 = time.perf_counter()
@@ -304,15 +330,16 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
             # left killed (a timeout) is restarted at no cost to this one.
             with contextlib.suppress(SandboxError):   # a worker that cannot start fails each task, with its reason
                 worker.start()
-            prober = SandboxProber(course.limits, worker=worker)
+            prober = SandboxProber(course.limits, worker=worker, isolation=isolation, headers=headers)
             results = grader.grade(submission_id, run_id, prober)
+            observed.update(prober.isolation)
         score, max_score = total(results)
         return SubmissionOutcome(student, "graded", score, max_score, message=budget_note(results),
                                  seconds=time.perf_counter() - t0)
 
     interrupted = False
     try:
-        with pool, ThreadPoolExecutor(max_workers=workers) as executor:
+        with pool, headers, ThreadPoolExecutor(max_workers=workers) as executor:
             futures = {executor.submit(one, path): path for path in paths}
             try:
                 for future in as_completed(futures):
@@ -333,5 +360,6 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
         summary.seconds = time.perf_counter() - started
         gradebook.finish_run(run_id, "interrupted" if interrupted else "finished",
                              notes=f"{summary.count('graded')} graded, {summary.count('skipped')} skipped, "
-                                   f"{summary.count('failed')} failed")
+                                   f"{summary.count('failed')} failed",
+                             isolation=grader.isolation_record(observed))
     return summary

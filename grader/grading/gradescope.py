@@ -150,11 +150,30 @@ def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[s
             note = "forecast accuracy could not be evaluated; those results will be reviewed by a person"
         else:
             note = ""
-        with SandboxProber(course.limits) as prober:
+        # The container is the isolation boundary here: take the strongest level it allows,
+        # never fail a student for want of namespaces, and tell the instructor which it was.
+        with SandboxProber(course.limits, isolation="auto") as prober:
             results = grade_folder(folder, course, bank, prober, evaluator)
+            observed = prober.isolation
     output = "\n".join(filter(None, [*files.problems, note])) or "Graded by rnn-grader."
-    return gradescope_results([r.to_dict() for r in results], bank,
-                              execution_time=time.perf_counter() - started, output=output)
+    content = gradescope_results([r.to_dict() for r in results], bank,
+                                 execution_time=time.perf_counter() - started, output=output)
+    return with_isolation(content, observed)
+
+
+def with_isolation(content: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+    """``content`` plus how student code was isolated: in ``extra_data`` and as a 0-point test
+    only instructors see (``visibility: hidden``)."""
+    from grader.sandbox.levels import choose_level, describe_isolation, isolation_summary
+
+    # No worker started (every file missing or refused statically): the level one would have had.
+    record = isolation_summary(observed) if observed else {"level": choose_level("auto")}
+    content = dict(content)
+    content["extra_data"] = {**content.get("extra_data", {}), "isolation": record}
+    content["tests"] = [*content.get("tests", []), {
+        "name": "Sandbox isolation (instructors only)", "score": 0.0, "max_score": 0.0, "visibility": "hidden",
+        "output": f"student code ran under {describe_isolation(record)}"}]
+    return content
 
 
 def write_results(results: dict[str, Any], path: Path) -> Path:

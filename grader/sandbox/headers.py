@@ -10,6 +10,7 @@ one-line refusal. A worker that hangs, crashes or answers anything else costs th
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import threading
 from pathlib import Path
@@ -21,7 +22,7 @@ from grader.sandbox.worker import MESSAGE_LIMIT, REPLY_LIMIT
 from grader.static.errors import BrokenModel, UnsafeModel
 from grader.static.limits import InspectionLimits
 
-__all__ = ["SandboxHeaderReader"]
+__all__ = ["SandboxHeaderReader", "shared_header_reader"]
 
 SECONDS = 30.0
 MAX_ATTRIBUTES = 64
@@ -88,3 +89,18 @@ def _accept(reply: Any, label: str) -> dict[str, str]:
     if not all(isinstance(key, str) and isinstance(value, str) for key, value in attrs.items()):
         raise unreadable
     return attrs
+
+
+_shared: SandboxHeaderReader | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_header_reader() -> SandboxHeaderReader:
+    """One reader for the whole process (default limits, strongest isolation available), for
+    checks that run without a prober (``grader check --static-only``); closed at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SandboxHeaderReader()
+            atexit.register(_shared.close)
+        return _shared

@@ -18,10 +18,13 @@ Callers say what they require: ``"full"`` refuses to start a worker without bubb
 
 from __future__ import annotations
 
+import os
+
 from grader.sandbox.bwrap import bwrap_usable
 from grader.sandbox.errors import WorkerStartFailed
 
-__all__ = ["FULL", "WEAK", "REQUIREMENTS", "SandboxUnavailable", "choose_level", "weak_notice"]
+__all__ = ["FULL", "WEAK", "REQUIREMENTS", "SandboxUnavailable", "choose_level", "weak_notice", "isolation_summary",
+           "describe_isolation"]
 
 FULL = "bubblewrap"
 WEAK = "process"
@@ -55,3 +58,39 @@ def weak_notice() -> str | None:
         return None
     return (f"note: {reason}, so student code runs with process isolation only "
             "(it can read this machine's files); install bubblewrap for the full sandbox")
+
+
+def isolation_summary(report: dict) -> dict:
+    """The part of a worker's isolation report worth keeping with a grade: the level and what was applied."""
+    own_uid = os.geteuid()
+    uid = report.get("uid")
+    return {
+        "level": report.get("level", WEAK),
+        "uid_per_worker": isinstance(uid, int) and uid != own_uid and uid != 0,
+        "seccomp": bool(report.get("seccomp")),
+        "cgroup": report.get("cgroup"),
+        "netns": bool(report.get("netns")),
+        "pidns": bool(report.get("pidns")),
+        "no_new_privs": bool(report.get("no_new_privs")),
+        "memory_mb": report.get("rlimit_as_mb"),
+    }
+
+
+def describe_isolation(record: dict | None) -> str:
+    """One line for a person: how a run's student code was isolated."""
+    if not record:
+        return "not recorded"
+    if record.get("level") == FULL:
+        parts = ["bubblewrap (own filesystem view, namespaces)"]
+    else:
+        parts = ["process isolation only (host files not hidden)"]
+    if record.get("uid_per_worker"):
+        parts.append("a uid per worker")
+    if record.get("seccomp"):
+        parts.append("seccomp")
+    cgroup = record.get("cgroup")
+    if isinstance(cgroup, dict) and cgroup:
+        parts.append(f"cgroup v{cgroup.get('version')} ({', '.join(f'{k} {v}' for k, v in cgroup.items() if k != 'version')})")
+    elif "cgroup" in record:
+        parts.append("no cgroup")
+    return ", ".join(parts)

@@ -31,16 +31,42 @@ class PredictFailed(GraderError, ValueError):
 
 
 class SandboxProber:
-    """Runs probes in a long-lived sandboxed Keras worker and student Python in fresh plain workers."""
+    """Runs probes in a long-lived sandboxed Keras worker, student Python in fresh plain workers,
+    and HDF5 header walks in a plain header worker (:meth:`read_headers`).
 
-    def __init__(self, limits_cfg: LimitsConfig | dict[str, Any] | None = None, worker: Any = None):
+    ``isolation`` is what the caller requires of every worker (:mod:`grader.sandbox.levels`).
+    A batch passes its pool's ``worker`` and one shared ``headers`` reader.
+    """
+
+    def __init__(self, limits_cfg: LimitsConfig | dict[str, Any] | None = None, worker: Any = None,
+                 isolation: str = "auto", headers: Any = None):
         from grader.sandbox.limits import Limits
 
         limits_cfg = limits_cfg or {}
-        self.keras_limits = Limits.from_course(limits_cfg, "keras")
-        self.plain_limits = Limits.from_course(limits_cfg, "plain")
+        self.keras_limits = Limits.from_course(limits_cfg, "keras", isolation=isolation)
+        self.plain_limits = Limits.from_course(limits_cfg, "plain", isolation=isolation)
         self._worker = worker
         self._owns_worker = worker is None
+        self._headers = headers
+        self._owns_headers = headers is None
+
+    @property
+    def headers(self):
+        """The HDF5 header reader (a sandboxed plain worker), started on first use."""
+        if self._headers is None:
+            from grader.sandbox.headers import SandboxHeaderReader
+
+            self._headers = SandboxHeaderReader(self.plain_limits)
+        return self._headers
+
+    def read_headers(self, path: Path, label: str, limits: Any, weights_only: bool) -> dict[str, str]:
+        """A :data:`grader.static.hdf5.HeaderReader` that walks the file in the sandbox."""
+        return self.headers(path, label, limits, weights_only)
+
+    @property
+    def isolation(self) -> dict[str, Any]:
+        """What the Keras worker got, once it has started (else {})."""
+        return self._worker.isolation if self._worker is not None else {}
 
     @property
     def worker(self):
@@ -54,6 +80,9 @@ class SandboxProber:
         if self._owns_worker and self._worker is not None:
             self._worker.close()
             self._worker = None
+        if self._owns_headers and self._headers is not None:
+            self._headers.close()
+            self._headers = None
 
     def __enter__(self) -> "SandboxProber":
         return self

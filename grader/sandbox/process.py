@@ -200,14 +200,16 @@ class Worker:
                 if output is not None:
                     output_limit = min(max_bytes if max_bytes is not None else REPLY_LIMIT, self.limits.file_mb * 2**20)
                     request["output"] = {"name": output, "limit": output_limit}
-                    reply_limit += 4 * ((output_limit + 2) // 3)
+                    allowance = 4 * ((output_limit + 2) // 3)   # the output file, base64-encoded
+                else:
+                    allowance = 0
                 data = json.dumps(request).encode("utf-8") + b"\n"
                 self.tasks_run += 1
                 deadline = time.monotonic() + seconds
                 try:
                     assert self._proc is not None and self._proc.stdin is not None and self._replies is not None
                     send(self._proc.stdin.fileno(), data, deadline)
-                    reply = self._replies.read_message(deadline, min(reply_limit, REPLY_LIMIT))
+                    reply = self._replies.read_message(deadline, min(reply_limit, REPLY_LIMIT) + allowance)
                 except Deadline:
                     self._kill()
                     raise TaskTimeout(f"timed out after {seconds:g} s") from None

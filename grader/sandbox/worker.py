@@ -116,7 +116,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def encode_reply(reply: dict[str, Any]) -> bytes:
-    """The reply as one JSON line of at most :data:`REPLY_LIMIT` bytes.
+    """The reply as one JSON line of at most :data:`REPLY_LIMIT` bytes (plus a requested output file).
 
     A result that cannot be encoded or is too large becomes an error reply for the same id.
     """
@@ -127,7 +127,8 @@ def encode_reply(reply: dict[str, Any]) -> bytes:
     except (TypeError, ValueError, RecursionError) as exc:
         return encode_reply({"id": reply.get("id"), "ok": False, "kind": "exception",
                              "error": f"result is not JSON: {one_line(exc, MESSAGE_LIMIT - 20)}"})
-    if len(data) + 1 > REPLY_LIMIT:
+    output = reply.get("output")
+    if len(data) + 1 > REPLY_LIMIT + (len(output) if isinstance(output, str) else 0):
         return encode_reply({"id": reply.get("id"), "ok": False, "kind": "exception",
                              "error": f"result too large: {len(data)} bytes (limit {REPLY_LIMIT // 2**20} MiB)"})
     return data + b"\n"
