@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from grader.core.terminal import printable
+
 from grader.cli.app import _bank, _gradebook, _open, cli, course_option, db_option
 
 
@@ -68,7 +70,7 @@ def _print_results(tests: list[dict[str, Any]]) -> None:
             current = test["task"]
             click.echo(f"\n{current}")
         click.echo(f"  {marks.get(test['status'], test['status'])} {test['check']:<30} "
-                   f"{test['score']:>5g}/{test['max_score']:<5g} {test['output']}")
+                   f"{test['score']:>5g}/{test['max_score']:<5g} {printable(test['output'])}")
 
 
 @cli.command()
@@ -163,7 +165,7 @@ def _print_batch(summary) -> None:
     click.echo(f"\n{'student':<20} {'status':<8} {'score':>12}  message")
     for o in sorted(summary.outcomes, key=lambda o: o.student):
         score = f"{o.score:g}/{o.max_score:g}" if o.status == "graded" else ""
-        click.echo(f"{o.student:<20} {o.status:<8} {score:>12}  {o.message}")
+        click.echo(f"{printable(o.student):<20} {o.status:<8} {score:>12}  {printable(o.message)}")
     mean = summary.mean_score
     click.echo(f"\ngraded {summary.count('graded')}, failed {summary.count('failed')}, skipped "
                f"{summary.count('skipped')}; mean score {'-' if mean is None else f'{mean:.2f}'}; "
@@ -188,11 +190,11 @@ def review(course_dir: str | None, db_url: str | None) -> None:
         click.echo("nothing needs review")
         return
     for row in queue:
-        click.echo(f"{row['student_id']:<16} {row['task']:<20} auto {row['auto_score']:g}/{row['max_score']:g}  "
-                   f"{row['output']}")
+        click.echo(f"{printable(row['student_id']):<16} {row['task']:<20} auto {row['auto_score']:g}/{row['max_score']:g}  "
+                   f"{printable(row['output'])}")
         for point in (row.get("details") or {}).get("points", []):
             if point.get("evidence"):
-                click.echo(f"    {point.get('status', ''):<9} {point.get('id', '')}: \"{point['evidence']}\"")
+                click.echo(f"    {point.get('status', ''):<9} {point.get('id', '')}: \"{printable(point['evidence'])}\"")
     click.echo(f"{len(queue)} result(s) need review")
 
 

@@ -308,7 +308,8 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
     summary = BatchSummary(run_id=run_id)
     started = time.perf_counter()
     pool = WorkerPool(min(workers, max(1, len(paths))), kind="keras",
-                      limits=Limits.from_course(course.limits, "keras", isolation=isolation), isolate=isolate)
+                      limits=Limits.from_course(course.limits, "keras", isolation=isolation), isolate=isolate,
+                      reset_op="forget")
     headers = SandboxHeaderReader(Limits.from_course(course.limits, "plain", isolation=isolation))
     observed: dict[str, Any] = {}
 

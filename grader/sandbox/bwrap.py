@@ -40,6 +40,10 @@ TASK_MOUNT = "/task"
 SCRATCH = "/tmp"
 SYSTEM_LIBRARIES = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache",)
+# What an installed grader keeps next to its code that no worker needs and no student may read:
+# the question bank (reference answers, rubrics), report templates, the reference solutions.
+SECRET_PACKAGE_DATA = ("questions", "templates")
+SECRET_SITE_PACKAGES = ("reference_models", "grader/questions", "grader/templates")
 SHM_MB = 64
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]   # the grader package itself
@@ -54,7 +58,7 @@ class View:
     symlinks: tuple[tuple[str, str], ...]
     python: str
     pythonpath: tuple[str, ...]
-    directories: tuple[str, ...] = field(default=())
+    masked: tuple[str, ...] = field(default=())   # folders inside the binds hidden under an empty tmpfs
 
 
 def find_bwrap() -> str | None:
@@ -128,12 +132,19 @@ def runtime_view(extra_pythonpath: tuple[str, ...] = ()) -> View:
     for folder in sorted(set(_python_folders()), key=len):
         bind(folder)
     bind(str(_PACKAGE_DIR), f"{GRADER_MOUNT}/grader")
+    masked = [f"{GRADER_MOUNT}/grader/{name}" for name in SECRET_PACKAGE_DATA if (_PACKAGE_DIR / name).is_dir()]
+    for folder in dict.fromkeys(_python_folders()):
+        for name in SECRET_SITE_PACKAGES:
+            candidate = os.path.realpath(os.path.join(folder, name))
+            if os.path.isdir(candidate) and _covered(candidate, chosen):
+                masked.append(candidate)
     pythonpath = [GRADER_MOUNT]
     for index, extra in enumerate(extra_pythonpath):
         inside = f"{GRADER_MOUNT}/extra{index}"
         bind(extra, inside)
         pythonpath.append(inside)
-    return View(tuple(binds), tuple(symlinks), os.path.abspath(sys.executable), tuple(pythonpath))
+    return View(tuple(binds), tuple(symlinks), os.path.abspath(sys.executable), tuple(pythonpath),
+                tuple(dict.fromkeys(masked)))
 
 
 def _ancestors(path: str) -> list[str]:
@@ -163,6 +174,8 @@ def bwrap_command(bwrap: str, view: View, task_folder: Path, *, scratch_mb: int,
         command += ["--ro-bind", host, inside]
     for target, link in view.symlinks:
         command += ["--symlink", target, link]
+    for folder in view.masked:
+        command += ["--perms", "0555", "--size", "4096", "--tmpfs", folder]
     command += ["--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH,
                 "--perms", "1777", "--size", str(min(SHM_MB, scratch_mb) * 2**20), "--tmpfs", "/dev/shm",

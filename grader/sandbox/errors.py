@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 from grader.core.errors import GraderError
+from grader.core.terminal import printable  # text from a worker never carries a terminal escape
 from grader.sandbox.limits import Limits
 from grader.sandbox.worker import EXIT_OUT_OF_MEMORY, MESSAGE_LIMIT
 
@@ -36,8 +37,8 @@ class WorkerStartFailed(SandboxError):
 
 
 def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text`` with its whitespace collapsed, cut to ``limit`` characters."""
-    line = " ".join(str(text).split())
+    """``text`` with its whitespace collapsed and control characters replaced, cut to ``limit`` characters."""
+    line = printable(" ".join(str(text).split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

@@ -280,9 +280,22 @@ def warmup() -> None:
     keras.backend.clear_session()
 
 
+def forget(payload: dict, task_dir: Path) -> dict:
+    """Drop the loaded model and Keras's graph state: a pooled worker keeps nothing of one
+    submission when it moves on to the next (see WorkerPool's ``reset_op``)."""
+    _CACHE.clear()
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    import gc
+
+    gc.collect()
+    return {"forgotten": True}
+
+
 OPS = {
     "probe_model": probe_model,
     "predict": predict,
     "run_lstm_step": run_lstm_step,
+    "forget": forget,
 }
 WARMUP = warmup

@@ -20,13 +20,17 @@ __all__ = ["WorkerPool", "run_once"]
 class WorkerPool:
     """Long-lived workers for batch grading: each imports TensorFlow once, not per submission.
 
-    ``acquire()`` hands a free worker to one thread at a time. With ``isolate=True`` every
-    acquire gets a brand-new worker that is closed on release (``size`` then bounds how many
-    run at once); use it when a task must not share a process with any other.
+    ``acquire()`` hands a free worker to one thread at a time; ``reset_op`` (e.g. "forget") runs
+    on every worker given back, so the next holder finds nothing the last one loaded. A
+    pooled worker is one process for many submissions: code that took it over (which the
+    static allowlist exists to prevent) would outlive its submission. With ``isolate=True``
+    every acquire gets a brand-new worker that is closed on release (``size`` then bounds how
+    many run at once); use it when a task must not share a process with any other.
     """
 
     def __init__(self, size: int, kind: str = "keras", limits: Limits | None = None, ops: str = "grader.sandbox.ops",
-                 isolate: bool = False, extra_pythonpath: Sequence[str | os.PathLike] = ()) -> None:
+                 isolate: bool = False, extra_pythonpath: Sequence[str | os.PathLike] = (),
+                 reset_op: str | None = None) -> None:
         if size < 1:
             raise ValueError(f"pool size must be at least 1, got {size}")
         check_kind(kind)
@@ -36,6 +40,7 @@ class WorkerPool:
         self.ops = ops
         self.isolate = isolate
         self.extra_pythonpath = tuple(extra_pythonpath)
+        self.reset_op = reset_op
         self._closed = False
         self._slots = threading.BoundedSemaphore(size)
         self._workers = [] if isolate else [self._new_worker() for _ in range(size)]
@@ -88,7 +93,18 @@ class WorkerPool:
                 raise SandboxError("the worker pool is closed")
             yield worker
         finally:
+            self._reset(worker)
             self._free.put(worker)
+
+    def _reset(self, worker: Worker) -> None:
+        """Run ``reset_op`` on a worker coming back (it drops what the last holder loaded); a
+        worker that cannot is stopped, and the next holder gets a fresh process."""
+        if self.reset_op is None or not worker.alive:
+            return
+        try:
+            worker.run(self.reset_op, {}, timeout=min(30.0, self.limits.seconds))
+        except SandboxError:
+            worker.stop()
 
     def close(self) -> None:
         """Close every worker; later ``acquire()`` calls raise SandboxError."""

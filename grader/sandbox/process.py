@@ -236,6 +236,11 @@ class Worker:
                 self._kill()
             return result, fetched
 
+    def stop(self) -> None:
+        """Kill the current process (the next run() starts a fresh one); the worker stays usable."""
+        with self._lock:
+            self._discard()
+
     def close(self) -> None:
         """Kill the worker and remove its scratch directory; safe to call more than once."""
         lock = getattr(self, "_lock", None)

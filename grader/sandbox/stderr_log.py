@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from grader.core.terminal import printable
+
 __all__ = ["StderrDrain"]
 
 LOG_LIMIT = 1024 * 1024
@@ -29,6 +31,7 @@ class StderrDrain(threading.Thread):
         self._log = open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
         self._echo = echo
         self._logged = 0
+        self._echoed = 0
         self._stopping = threading.Event()
         self.tail = b""
 
@@ -44,9 +47,13 @@ class StderrDrain(threading.Thread):
             if self._logged >= LOG_LIMIT:
                 self._log.write(b"\n[log truncated]\n")
             self._log.flush()
-        if self._echo:
+        if self._echo and self._echoed < LOG_LIMIT:
+            # The worker's text is untrusted: no escape sequences reach the terminal, and no more than the log keeps.
+            chunk = data[: LOG_LIMIT - self._echoed]
+            self._echoed += len(chunk)
             try:
-                sys.stderr.buffer.write(data)
+                text = chunk.decode("utf-8", "replace")
+                sys.stderr.write(printable(text, keep="\n\t "))
                 sys.stderr.flush()
             except (AttributeError, ValueError, OSError):
                 pass

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from grader.core.errors import GraderError
+from grader.sandbox.errors import one_line
 
 NPY_HEADER_LIMIT = 4096
 PROBE_REPLY_LIMIT = 16 * 1024
@@ -108,5 +109,5 @@ def validate_probe(reply: Mapping[str, Any]) -> dict[str, Any]:
     if error is not None:
         if not isinstance(error, str):
             raise UntrustedOutput("the probe result's error is not text")
-        clean["error"] = " ".join(error.split())[:300]
+        clean["error"] = one_line(error, 300)
     return clean

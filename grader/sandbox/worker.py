@@ -92,6 +92,7 @@ def one_line(exc: BaseException, limit: int = MESSAGE_LIMIT) -> str:
     # Ops raise plain RuntimeErrors with messages already worded for the student.
     prefix = "" if type(exc) is RuntimeError and text else f"{name}: "
     line = " ".join(f"{prefix}{text}".split()) if text else name
+    line = "".join(char if char.isprintable() or char == " " else "?" for char in line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
