@@ -26,6 +26,7 @@ from grader.core.records import ClassSnapshot, question_of, task_questions
 from grader.report.data import ClassData, check_positions, class_data, load_series, window_values
 from grader.report.feedback import write_feedback_pages
 from grader.report.render import feedback_filename, message_shape, render_page, template_environment, trim
+from grader.core.isolation import FULL, describe_isolation
 
 if TYPE_CHECKING:
     from grader.forecast.series import Series
@@ -290,7 +291,9 @@ def run_info(data: ClassData) -> dict[str, Any]:
         runs.append({**run, "seconds": (finished - started).total_seconds() if started and finished else None,
                      "questions_text": ", ".join(f"{k} v{v}" for k, v in sorted(run["question_versions"].items())),
                      "references_text": ", ".join(f"{k} {v}"
-                                                  for k, v in sorted(run["reference_versions"].items()))})
+                                                  for k, v in sorted(run["reference_versions"].items())),
+                     "isolation_text": describe_isolation(run.get("isolation")),
+                     "weak": (run.get("isolation") or {}).get("level") not in (None, FULL)})
     groups: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
     for student in data.graded:
         for row in data.results.get(student["student_id"], []):
@@ -306,7 +309,7 @@ def run_info(data: ClassData) -> dict[str, Any]:
                                     for s, _ in items[:ERROR_STUDENTS_SHOWN]],
                        "more": max(len(items) - ERROR_STUDENTS_SHOWN, 0)})
     errors.sort(key=lambda e: (not e["timeout"], -e["count"], e["task"], e["check"]))
-    return {"runs": runs, "errors": errors, "timeouts": sum(e["count"] for e in errors if e["timeout"]),
+    return {"runs": runs, "errors": errors, "weak_runs": sum(1 for run in runs if run["weak"]), "timeouts": sum(e["count"] for e in errors if e["timeout"]),
             "error_results": sum(e["count"] for e in errors)}
 
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import os
 
+from grader.core.isolation import FULL, WEAK, describe_isolation
 from grader.sandbox.bwrap import bwrap_usable
 from grader.sandbox.errors import WorkerStartFailed
 
 __all__ = ["FULL", "WEAK", "REQUIREMENTS", "SandboxUnavailable", "choose_level", "weak_notice", "isolation_summary",
            "describe_isolation"]
 
-FULL = "bubblewrap"
-WEAK = "process"
 REQUIREMENTS = ("auto", "full", "weak")
 
 
@@ -74,23 +73,3 @@ def isolation_summary(report: dict) -> dict:
         "no_new_privs": bool(report.get("no_new_privs")),
         "memory_mb": report.get("rlimit_as_mb"),
     }
-
-
-def describe_isolation(record: dict | None) -> str:
-    """One line for a person: how a run's student code was isolated."""
-    if not record:
-        return "not recorded"
-    if record.get("level") == FULL:
-        parts = ["bubblewrap (own filesystem view, namespaces)"]
-    else:
-        parts = ["process isolation only (host files not hidden)"]
-    if record.get("uid_per_worker"):
-        parts.append("a uid per worker")
-    if record.get("seccomp"):
-        parts.append("seccomp")
-    cgroup = record.get("cgroup")
-    if isinstance(cgroup, dict) and cgroup:
-        parts.append(f"cgroup v{cgroup.get('version')} ({', '.join(f'{k} {v}' for k, v in cgroup.items() if k != 'version')})")
-    elif "cgroup" in record:
-        parts.append("no cgroup")
-    return ", ".join(parts)
