@@ -5,8 +5,8 @@ Both levels are measured in the same run on the same machine:
 * worker start: a plain worker (student Python) and a Keras worker (TensorFlow imported),
   the median of ``--starts`` starts each;
 * batch: the same N complete submissions graded by a 2-worker pool into fresh gradebooks,
-  once with process isolation ("weak") and once under bubblewrap ("full"); seconds per
-  submission and their ratio.
+  with process isolation ("weak") and under bubblewrap ("full"), ``--rounds`` times each in
+  alternating order; seconds per submission (pool start included) and the ratio of medians.
 
 Run from anywhere (as root, with bubblewrap installed, to measure the full sandbox)::
 
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2, help="batch rounds per level, in alternating order")
     args = parser.parse_args()
     reason = bwrap_usable()
     if reason is not None:
@@ -77,12 +78,17 @@ def main() -> None:
         root = Path(tmp)
         course = make_course(root / "course")
         paths = make_submissions(course, root / "subs", args.submissions)
-        per = {}
-        for label, isolation in LEVELS:
-            per[isolation] = batch_seconds(course, paths, args.workers, isolation, root / f"{isolation}.db")
-            print(f"batch of {args.submissions}, {args.workers} workers, {label:<17}: "
-                  f"{per[isolation]:.2f} s per submission")
-    print(f"per-submission pool time, bubblewrap / process: {per['full'] / per['weak']:.3f}x "
+        # Rounds alternate the order (process first, then bubblewrap first) so that warm caches favour neither.
+        runs: dict[str, list[float]] = {isolation: [] for _, isolation in LEVELS}
+        for round_ in range(args.rounds):
+            for label, isolation in (LEVELS if round_ % 2 == 0 else LEVELS[::-1]):
+                db = root / f"{isolation}-{round_}.db"
+                runs[isolation].append(batch_seconds(course, paths, args.workers, isolation, db))
+                print(f"round {round_ + 1}: batch of {args.submissions}, {args.workers} workers, {label:<17}: "
+                      f"{runs[isolation][-1]:.2f} s per submission")
+        per = {isolation: statistics.median(seconds) for isolation, seconds in runs.items()}
+    print(f"per-submission pool time (median of {args.rounds} rounds), bubblewrap / process: "
+          f"{per['full'] / per['weak']:.3f}x "
           f"({(per['full'] / per['weak'] - 1) * 100:+.1f} %)")
 
 

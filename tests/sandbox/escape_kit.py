@@ -273,3 +273,23 @@ def remove_quietly(paths: Iterable[Path]) -> None:
             pass
         except OSError:
             pass
+
+
+def fork_bomb(child_seconds: float) -> str:
+    """Attack source: fork up to 5000 children that each sleep ``child_seconds``; reports how many and the error."""
+    return r'''
+count, error = 0, None
+while count < 5000:
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        error = type(exc).__name__
+        break
+    if pid == 0:
+        try:
+            time.sleep(%r)
+        finally:
+            os._exit(0)
+    count += 1
+result = {"forked": count, "error": error}
+''' % child_seconds

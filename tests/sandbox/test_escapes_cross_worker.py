@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from escape_kit import (
+    fork_bomb,
     KILL_ALL,
     REFUSED,
     as_text,
@@ -170,22 +171,7 @@ def _fork():
 result = {"threads": sum(s["ok"] for s in started), "forks": [attempt(_fork) for _ in range(3)]}
 '''
 
-FORK_BOMB = r'''
-count, error = 0, None
-while count < 5000:
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        error = type(exc).__name__
-        break
-    if pid == 0:
-        try:
-            time.sleep(30)
-        finally:
-            os._exit(0)
-    count += 1
-result = {"forked": count, "error": error}
-'''
+FORK_BOMB = fork_bomb(30)
 
 
 def test_fork_bomb_in_one_worker_leaves_the_other_room(spawn):

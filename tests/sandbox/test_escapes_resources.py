@@ -10,25 +10,10 @@ import time
 
 import pytest
 
-from escape_kit import MiB, PLAIN, REFUSED, attack, processes_marked, token
+from escape_kit import PLAIN, REFUSED, MiB, attack, fork_bomb, processes_marked, token
 from grader.sandbox.errors import TaskTimeout
 
-FORK_BOMB = r'''
-count, error = 0, None
-while count < 5000:
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        error = type(exc).__name__
-        break
-    if pid == 0:
-        try:
-            time.sleep(5)
-        finally:
-            os._exit(0)
-    count += 1
-result = {"forked": count, "error": error}
-'''
+FORK_BOMB = fork_bomb(5)
 
 THREAD_BOMB = r'''
 import threading
