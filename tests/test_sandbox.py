@@ -225,9 +225,11 @@ def test_close_kills_the_process_and_removes_scratch():
     pid = own.pid
     scratch = own.scratch_dir
     assert scratch is not None and scratch.exists()
+    group = own._launch.group   # the worker's cgroup, where the machine lets the grader make one
     own.close()
     assert own.pid is None and own.scratch_dir is None
     assert not scratch.exists()
+    assert group is None or not any(folder.exists() for folder in group.folders), "the cgroup is removed too"
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
     with pytest.raises(SandboxError, match="closed"):
         own.run("echo", {})

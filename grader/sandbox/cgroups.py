@@ -16,12 +16,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["WorkerGroup", "make_group"]
 
 ROOT = Path("/sys/fs/cgroup")
+PREFIX = "rnn-grader-"
+STALE_SECONDS = 60.0
 
 
 @dataclass
@@ -41,9 +45,40 @@ class WorkerGroup:
                 handle.write("0")
 
     def remove(self) -> None:
-        """Delete the group's folders once its processes are gone; never raises."""
+        """Delete the group's folders, killing what is left in them first; never raises.
+
+        The kernel empties a PID namespace asynchronously after its init dies, so a folder
+        can stay busy for a moment after the worker was reaped.
+        """
         for folder in self.folders:
-            with contextlib.suppress(OSError):
+            _remove(folder)
+
+
+def _remove(folder: Path, tries: int = 100) -> bool:
+    for _ in range(tries):
+        try:
+            folder.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError:
+            try:
+                pids = (folder / "cgroup.procs").read_text().split()
+            except OSError:
+                return False
+            for pid in pids:
+                with contextlib.suppress(OSError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.02)
+    return False
+
+
+def _sweep(parent: Path) -> None:
+    """Remove groups a crashed grader left under ``parent`` (empty, and older than a minute)."""
+    now = time.time()
+    for folder in parent.glob(f"{PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - folder.stat().st_mtime > STALE_SECONDS and not (folder / "cgroup.procs").read_text().strip():
                 folder.rmdir()
 
 
@@ -77,6 +112,7 @@ def _v2(memory_mb: int, pids: int, name: str) -> WorkerGroup | None:
     if not {"memory", "pids"} <= set(enabled):
         return None
     folder = parent / name
+    _sweep(parent)
     try:
         folder.mkdir()
         _write(folder / "memory.max", str(memory_mb * 2**20))
@@ -100,6 +136,7 @@ def _v1(memory_mb: int, pids: int, name: str) -> WorkerGroup | None:
         if own is None or not hierarchy.is_dir():
             continue
         folder = hierarchy / own.lstrip("/") / name
+        _sweep(folder.parent)
         try:
             folder.mkdir()
             _write(folder / setting, str(value))
@@ -119,7 +156,7 @@ def _v1(memory_mb: int, pids: int, name: str) -> WorkerGroup | None:
 
 def make_group(memory_mb: int, pids: int) -> WorkerGroup | None:
     """A new cgroup bounding memory (tmpfs included) and process count, or None where none can be made."""
-    name = f"rnn-grader-{secrets.token_hex(6)}"
+    name = f"{PREFIX}{secrets.token_hex(6)}"
     if os.geteuid() != 0:
         return _v2(memory_mb, pids, name)  # an unprivileged grader may still own a delegated v2 subtree
     return _v2(memory_mb, pids, name) or _v1(memory_mb, pids, name)
