@@ -141,3 +141,15 @@ def test_check_without_bubblewrap_prints_one_notice_and_still_checks(model_files
     assert len(notices) == 1 and "process isolation only" in notices[0]
     tests = json.loads(result.stdout)["tests"]
     assert tests and all(t["status"] == "passed" for t in tests)
+
+
+def test_host_paths_under_tmp_are_bound_on_top_of_the_private_tmp(tmp_path):
+    """A venv in /tmp/x/.venv (CI clones into /tmp): its binds must come after the private /tmp, not under it."""
+    view = bwrap.View(binds=(("/tmp/x/.venv/lib", "/tmp/x/.venv/lib"),), symlinks=(("python3.11", "/tmp/x/.venv/bin/python"),),
+                      python="/tmp/x/.venv/bin/python", pythonpath=())
+    command = bwrap.bwrap_command("bwrap", view, tmp_path, scratch_mb=8, privileged=True, seccomp_fd=None)
+    scratch = command.index("--tmpfs", command.index("--size")) + 1
+    assert command[scratch] == "/tmp"
+    assert scratch < command.index("/tmp/x/.venv/lib") and scratch < command.index("/tmp/x/.venv/bin/python")
+    made = [command[i + 1] for i, arg in enumerate(command) if arg == "--dir"]
+    assert "/tmp" not in made and "/tmp/x" in made   # the private /tmp keeps its 1777

@@ -162,8 +162,13 @@ def bwrap_command(bwrap: str, view: View, task_folder: Path, *, scratch_mb: int,
         command += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         command += ["--unshare-user", "--disable-userns"]
+    # The private mounts first: a host path under /tmp (a venv in /tmp/x/.venv) is then bound
+    # on top of the private /tmp instead of being hidden by it.
+    command += ["--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH,
+                "--perms", "1777", "--size", str(min(SHM_MB, scratch_mb) * 2**20), "--tmpfs", "/dev/shm"]
     # bwrap makes missing parents 0700; the worker, once it is not root, must traverse them.
-    made: set[str] = set()
+    made: set[str] = {SCRATCH, "/dev", "/dev/shm", "/proc"}
     targets = [inside for _, inside in view.binds] + [link for _, link in view.symlinks]
     for target in targets:
         for folder in _ancestors(target):
@@ -176,11 +181,7 @@ def bwrap_command(bwrap: str, view: View, task_folder: Path, *, scratch_mb: int,
         command += ["--symlink", target, link]
     for folder in view.masked:
         command += ["--perms", "0555", "--size", "4096", "--tmpfs", folder]
-    command += ["--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH,
-                "--perms", "1777", "--size", str(min(SHM_MB, scratch_mb) * 2**20), "--tmpfs", "/dev/shm",
-                "--ro-bind", str(task_folder), TASK_MOUNT,
-                "--remount-ro", "/", "--chdir", SCRATCH]
+    command += ["--ro-bind", str(task_folder), TASK_MOUNT, "--remount-ro", "/", "--chdir", SCRATCH]
     if seccomp_fd is not None:
         command += ["--seccomp", str(seccomp_fd)]
     if info_fd is not None:
