@@ -48,10 +48,10 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
     from grader.sandbox.levels import weak_notice
 
     course = _open(course_dir, must_exist=False)
-    notice = weak_notice()
-    if notice:
-        click.echo(notice, err=True)
     report = run_self_check(Path(submission), _bank(), course, probes=not static_only, tasks=list(tasks) or None)
+    notice = weak_notice()
+    if notice:   # printed once with the other notes (or in --json's "notes"), never mixed into the JSON
+        report["notes"].insert(0, notice)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -55,7 +55,7 @@ def weak_notice() -> str | None:
     reason = bwrap_usable()
     if reason is None:
         return None
-    return (f"note: {reason}, so student code runs with process isolation only "
+    return (f"{reason}, so student code runs with process isolation only "
             "(it can read this machine's files); install bubblewrap for the full sandbox")
 
 
