@@ -97,7 +97,7 @@ class HangingProber:
     def lstm_step_cases(self, path, *, timeout=None):
         return self._answer(path, timeout)
 
-    def predict(self, path, inputs, *, timeout=None):
+    def predict(self, path, inputs, *, groups=None, timeout=None):
         return self._answer(path, timeout)
 
 

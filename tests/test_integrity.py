@@ -154,6 +154,46 @@ def test_q6_answer_key_lookup_scores_zero_in_grade(demo, tmp_path):
     assert str(numeric["details"]["cases_seed"]) not in numeric["output"]
 
 
+# --------------------------------------------------------------------------- held-out windows
+
+def test_forward_pass_groups_keep_every_window_away_from_the_targets_of_the_others():
+    from grader.forecast.evaluation import forward_pass_groups
+
+    for origins, span in ((list(range(100, 459)), 63), (list(range(0, 400, 7)), 63), ([5, 3, 90, 4, 200], 10)):
+        groups = forward_pass_groups(origins, span)
+        assert sorted(i for group in groups for i in group) == list(range(len(origins))), "each window once"
+        for group in groups:
+            days = sorted(origins[i] for i in group)
+            assert all(b - a >= span for a, b in zip(days, days[1:])), (group, days)
+    assert len(forward_pass_groups(list(range(359)), 63)) == 63
+
+
+@pytest.mark.slow
+def test_a_forecaster_that_reads_the_next_windows_scores_nothing(demo, tmp_path):
+    """A legal functional model (keras.ops.roll over the batch axis) that copies each window's targets off the
+    inputs of the windows after it: statically valid, it would score full marks if windows shared a forward pass."""
+    import keras
+    from keras import ops
+
+    window = keras.Input((56, 1))
+    ahead = [ops.roll(window, shift=-k, axis=0)[:, -1, :] for k in range(1, 8)]
+    trained = keras.layers.Dense(7, kernel_initializer="zeros")(keras.layers.GRU(4)(window))
+    cheat = keras.Model(window, keras.layers.Add()([keras.layers.Concatenate()(ahead), trained]))
+    model = tmp_path / "q4_forecaster.keras"
+    cheat.save(model)
+    keras.backend.clear_session()
+
+    course = tmp_path / "course"
+    shutil.copytree(demo["course"].root, course)
+    folder = _submission(tmp_path / "peeker", "def lstm_step(x, h, c, kernel, recurrent_kernel, bias):\n    return h, c\n",
+                         models={"q4_forecaster": model})
+    grader("submit", "--course", str(course), "--student", "peeker", str(folder), check=True)
+    tests = _tests(grader("grade", "--course", str(course), "peeker", "--json"))
+    accuracy = tests["q4_forecaster: forecast_accuracy"]
+    assert accuracy["auto_score"] == 0, accuracy["output"]
+    assert tests["q4_forecaster: output_shape"]["status"] == "passed", "the model itself is accepted and runs"
+
+
 # --------------------------------------------------------------------------- bounded replies
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from grader.core.bank import Task
+from grader.core.contract import HORIZON
 from grader.core.course import Course
 from grader.static.description import ModelDescription
 from grader.forecast.metrics import (ForecastError, accuracy_fraction, evaluate, held_out_windows,
@@ -73,8 +74,9 @@ class ForecastEvaluator:
             return {"error": f"a window of {window} days does not fit before the held-out period: {exc}"}
         from grader.sandbox.prober import PredictFailed
 
+        groups = forward_pass_groups(windows.origins, windows.inputs.shape[1] + HORIZON)
         try:
-            raw = np.asarray(prober.predict(path, windows.inputs))
+            raw = np.asarray(prober.predict(path, windows.inputs, groups=groups))
         except PredictFailed as exc:
             return {"error": f"the model could not forecast the held-out windows: {exc}"}
         probe = {"outputs": 1, "runs": [{"input_shape": list(windows.inputs.shape), "output_shape": list(raw.shape),
@@ -109,3 +111,26 @@ class ForecastEvaluator:
             "samples": samples,
             "probe": probe,
         }
+
+
+def forward_pass_groups(origins: Any, span: int) -> list[list[int]]:
+    """Windows (by index) that may share one forward pass: in a group, origins lie ``span`` days
+    (input days + horizon) or more apart, so no window's inputs hold another's targets.
+
+    A model can read across the rows of its batch with legal layers (``keras.ops.roll`` over
+    axis 0); given consecutive windows it would read each window's answers off the next ones.
+    Greedy in origin order: daily origins give ``span`` groups of every ``span``-th window.
+    """
+    groups: list[list[int]] = []
+    last: list[int] = []
+    for index in np.argsort(np.asarray(origins), kind="stable"):
+        origin = int(origins[index])
+        for slot, previous in enumerate(last):
+            if origin - previous >= span:
+                groups[slot].append(int(index))
+                last[slot] = origin
+                break
+        else:
+            groups.append([int(index)])
+            last.append(origin)
+    return groups

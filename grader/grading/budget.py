@@ -104,15 +104,16 @@ class BudgetedProber:
     def lstm_step_cases(self, path: Path, *, timeout: float | None = None) -> dict[str, Any]:
         return self._call(self.prober.lstm_step_cases, path, timeout=timeout)
 
-    def predict(self, path: Path, inputs: Any, *, timeout: float | None = None) -> Any:
-        return self._call(self.prober.predict, path, inputs, timeout=timeout)
+    def predict(self, path: Path, inputs: Any, *, groups: list[list[int]] | None = None,
+                timeout: float | None = None) -> Any:
+        return self._call(self.prober.predict, path, inputs, groups=groups, timeout=timeout)
 
-    def _call(self, method: Callable[..., Any], *args: Any, timeout: float | None) -> Any:
+    def _call(self, method: Callable[..., Any], *args: Any, timeout: float | None, **kwargs: Any) -> Any:
         seconds = self.budget.timeout()
         if timeout is not None:
             seconds = min(seconds, timeout)
         try:
-            return method(*args, timeout=seconds)
+            return method(*args, timeout=seconds, **kwargs)
         except ProbeFailed as exc:
             if seconds < self.budget.task_seconds and self.budget.exhausted:
                 # The call was cut short by the budget, not by the task limit: say so.

@@ -46,7 +46,8 @@ class Prober(Protocol):
 
     def lstm_step_cases(self, path: Path, *, timeout: float | None = None) -> dict[str, Any]: ...
 
-    def predict(self, path: Path, inputs: Any, *, timeout: float | None = None) -> Any: ...
+    def predict(self, path: Path, inputs: Any, *, groups: list[list[int]] | None = None,
+                timeout: float | None = None) -> Any: ...
 
 
 EvaluateForecast = Callable[[Task, Path, ModelDescription, Prober], dict[str, Any]]

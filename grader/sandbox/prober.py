@@ -117,8 +117,12 @@ class SandboxProber:
         except UntrustedOutput as exc:
             raise ProbeFailed(f"the sandbox returned a malformed result ({exc})") from None
 
-    def predict(self, path: Path, inputs: Any, *, timeout: float | None = None) -> Any:
-        """The model's output on ``inputs``, read from the worker's .npy only after its header is checked."""
+    def predict(self, path: Path, inputs: Any, *, groups: list[list[int]] | None = None,
+                timeout: float | None = None) -> Any:
+        """The model's output on ``inputs``, read from the worker's .npy only after its header is checked.
+
+        ``groups``: which rows may share a forward pass (None: all); see ``ops.predict``.
+        """
         import numpy as np
 
         from grader.sandbox.errors import SandboxError, TaskFailed
@@ -136,7 +140,7 @@ class SandboxProber:
             np.save(source, np.asarray(inputs, dtype="float32"), allow_pickle=False)
             try:
                 _, data = self.worker.run_with_output(
-                    "predict", {"file": name, "inputs": "inputs.npy", "out": "pred.npy"},
+                    "predict", {"file": name, "inputs": "inputs.npy", "out": "pred.npy", "groups": groups},
                     {name: path, "inputs.npy": source}, "pred.npy",
                     max_bytes=MAX_PREDICT_BYTES + NPY_HEADER_LIMIT + 16, timeout=timeout,
                     reply_limit=PREDICT_REPLY_LIMIT)
