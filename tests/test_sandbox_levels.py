@@ -155,3 +155,19 @@ def test_host_paths_under_tmp_are_bound_on_top_of_the_private_tmp(tmp_path):
     assert scratch < command.index("/tmp/x/.venv/lib") and scratch < command.index("/tmp/x/.venv/bin/python")
     made = [command[i + 1] for i, arg in enumerate(command) if arg == "--dir"]
     assert "/tmp" not in made and "/tmp/x" in made   # the private /tmp keeps its 1777
+
+
+def test_a_bwrap_that_does_not_isolate_is_not_taken_for_one(tmp_path, monkeypatch):
+    """An operator's PATH or GRADER_BWRAP naming something that just runs the command must not count as the sandbox."""
+    fake = tmp_path / "bwrap"
+    fake.write_text('#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done; shift; exec "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("GRADER_BWRAP", str(fake))
+    bwrap.bwrap_usable.cache_clear()
+    try:
+        assert "host's files were still visible" in (bwrap.bwrap_usable() or "")
+        with pytest.raises(SandboxUnavailable):
+            choose_level("full")
+    finally:
+        monkeypatch.delenv("GRADER_BWRAP")
+        bwrap.bwrap_usable.cache_clear()

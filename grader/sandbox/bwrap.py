@@ -45,6 +45,8 @@ SYSTEM_FILES = ("/etc/ld.so.cache",)
 SECRET_PACKAGE_DATA = ("questions", "templates")
 SECRET_SITE_PACKAGES = ("reference_models", "grader/questions", "grader/templates")
 SHM_MB = 64
+PROBE_LEAKS = 3
+PROBE = f"import os, sys; sys.exit({PROBE_LEAKS} if os.path.exists('/etc/passwd') or os.path.exists('/home') else 0)"
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]   # the grader package itself
 
@@ -203,10 +205,13 @@ def bwrap_usable() -> str | None:
     probe_dir = Path(os.path.realpath(os.environ.get("TMPDIR", "/tmp")))
     command = bwrap_command(bwrap, view, probe_dir, scratch_mb=1, privileged=os.geteuid() == 0, seccomp_fd=None)
     try:
-        done = subprocess.run(command + [view.python, "-S", "-c", "pass"], stdin=subprocess.DEVNULL,
+        # The probe checks what only a real sandbox shows: the host's /etc is gone.
+        done = subprocess.run(command + [view.python, "-S", "-c", PROBE], stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30, env={})
     except (OSError, subprocess.SubprocessError) as exc:
         return f"bubblewrap could not run ({type(exc).__name__})"
+    if done.returncode == PROBE_LEAKS:
+        return f"{bwrap} ran, but the host's files were still visible: it is not a working bubblewrap"
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         return f"bubblewrap cannot create the sandbox here ({reason[-1][:120] if reason else f'exit {done.returncode}'})"

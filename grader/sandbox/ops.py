@@ -129,6 +129,11 @@ def predict(payload: dict, task_dir: Path) -> dict:
     """
     np = _np()
     model = _load(task_dir, payload["file"], payload.get("task"))
+    for layer in model._flatten_layers(include_self=False):
+        # A stateful layer carries each row's state from one group's batch into the next: across groups.
+        if getattr(layer, "stateful", False):
+            raise RuntimeError(f"layer '{layer.name}' is stateful (stateful=True): its state would carry from one "
+                               "held-out window into the next; forecasters are graded with stateful=False")
     inputs = np.load(task_dir / os.path.basename(payload["inputs"]), allow_pickle=False)
     count = len(inputs)
     groups = [np.asarray(group, dtype=np.int64) for group in payload.get("groups") or [range(count)] if len(group)]
