@@ -138,10 +138,11 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
     log(f"course folder: {course.root}")
     from grader.sandbox.levels import weak_notice
 
-    if demo_notice(course):
-        log(demo_notice(course))
-    if weak_notice():
-        log(f"note: {weak_notice()}")
+    notice, weak = demo_notice(course), weak_notice()
+    if notice:
+        log(notice)
+    if weak:
+        log(f"note: {weak}")
     build_course_references(course, log=lambda message: log(f"  reference {message}"))
     samples = write_samples(course, bank, course.root / "samples")
     log(f"wrote {len(samples)} sample submissions under {course.root / 'samples'}")

@@ -131,11 +131,12 @@ def runtime_view(extra_pythonpath: tuple[str, ...] = ()) -> View:
     bind(interpreter)
     if sys.prefix != sys.base_prefix:
         bind(os.path.join(sys.prefix, "pyvenv.cfg"))
-    for folder in sorted(set(_python_folders()), key=len):
+    python_folders = list(dict.fromkeys(_python_folders()))
+    for folder in sorted(python_folders, key=len):
         bind(folder)
     bind(str(_PACKAGE_DIR), f"{GRADER_MOUNT}/grader")
     masked = [f"{GRADER_MOUNT}/grader/{name}" for name in SECRET_PACKAGE_DATA if (_PACKAGE_DIR / name).is_dir()]
-    for folder in dict.fromkeys(_python_folders()):
+    for folder in python_folders:
         for name in SECRET_SITE_PACKAGES:
             candidate = os.path.realpath(os.path.join(folder, name))
             if os.path.isdir(candidate) and _covered(candidate, chosen):

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from grader.sandbox.errors import MemoryExceeded, TaskFailed, WorkerCrashed, memory_message, one_line
 from grader.sandbox.limits import Limits
-from grader.sandbox.worker import REPLY_LIMIT
+from grader.sandbox.worker import REPLY_LIMIT, size_text
 
 __all__ = ["ChannelClosed", "Deadline", "ProtocolError", "send", "ReplyReader", "read_result", "decode_output"]
 
@@ -34,10 +34,6 @@ class Deadline(Exception):
 
 class ProtocolError(Exception):
     """What arrived is not one JSON object within the size limit; the message says how."""
-
-
-def _size(n: int) -> str:
-    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
 
 
 def _ready(poller: select.poll, deadline: float) -> bool:
@@ -85,7 +81,7 @@ class ReplyReader:
         poller.register(self.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while b"\n" not in self._buffer:
             if len(self._buffer) > limit:
-                raise ProtocolError(f"reply longer than {_size(limit)}")
+                raise ProtocolError(f"reply longer than {size_text(limit)}")
             if not _ready(poller, deadline):
                 continue
             try:
@@ -97,7 +93,7 @@ class ReplyReader:
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         if len(line) > limit:
-            raise ProtocolError(f"reply longer than {_size(limit)}")
+            raise ProtocolError(f"reply longer than {size_text(limit)}")
         try:
             message = json.loads(line)
         except (ValueError, RecursionError):
@@ -139,5 +135,5 @@ def decode_output(reply: Mapping[str, Any], name: str, limit: int) -> bytes:
     except (ValueError, binascii.Error):
         raise WorkerCrashed(f"the worker broke the reply protocol ({name} is not base64)") from None
     if len(data) > limit:
-        raise TaskFailed(f"the task's {name} is {_size(len(data))}, over the {_size(limit)} it may take")
+        raise TaskFailed(f"the task's {name} is {size_text(len(data))}, over the {size_text(limit)} it may take")
     return data

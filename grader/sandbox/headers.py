@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.errors import SandboxError
+from grader.sandbox.errors import SandboxError, one_line
 from grader.sandbox.limits import Limits
 from grader.sandbox.worker import MESSAGE_LIMIT, REPLY_LIMIT
 from grader.static.errors import BrokenModel, UnsafeModel
@@ -44,10 +44,6 @@ class SandboxHeaderReader:
             if self._worker is None:
                 self._worker = Worker("plain", self.limits, ops="grader.sandbox.header_ops")
             return self._worker
-
-    @property
-    def isolation(self) -> dict[str, Any]:
-        return self._worker.isolation if self._worker is not None else {}
 
     def __call__(self, path: Path, label: str, limits: InspectionLimits, weights_only: bool) -> dict[str, str]:
         from grader.sandbox.header_ops import FILE
@@ -81,7 +77,7 @@ def _accept(reply: Any, label: str) -> dict[str, str]:
         message = reply.get("message")
         if reply["refused"] not in ("unsafe", "broken") or not isinstance(message, str):
             raise unreadable
-        line = " ".join(message.split())[:MESSAGE_LIMIT]
+        line = one_line(message, MESSAGE_LIMIT)   # the file's own names may be in it: no control characters
         raise (UnsafeModel if reply["refused"] == "unsafe" else BrokenModel)(line)
     attrs = reply.get("attrs")
     if set(reply) != {"attrs"} or not isinstance(attrs, dict) or len(attrs) > MAX_ATTRIBUTES:

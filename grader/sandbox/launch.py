@@ -53,17 +53,17 @@ class Launch:
     group: WorkerGroup | None
     seccomp: bool
     info_read: int | None = None
-    _handles: list[IO[bytes]] = field(default_factory=list)
-    _child_fds: list[int] = field(default_factory=list)
+    handles: list[IO[bytes]] = field(default_factory=list)     # open only until the child has started
+    child_fds: list[int] = field(default_factory=list)         # the child's ends, closed here after the start
 
     def started(self) -> None:
         """Close what only the child needed (seccomp program, bwrap's info pipe write end)."""
-        for handle in self._handles:
+        for handle in self.handles:
             handle.close()
-        self._handles.clear()
-        for fd in self._child_fds:
+        self.handles.clear()
+        for fd in self.child_fds:
             os.close(fd)
-        self._child_fds.clear()
+        self.child_fds.clear()
 
     def abandon(self) -> None:
         """Undo a launch that never became a process."""
@@ -124,12 +124,9 @@ def plan_launch(kind: str, ops: str, limits: Limits, level: str, user: tuple[int
                                   seccomp_fd=program.fileno() if program is not None else None, info_fd=info_write)
     env = worker_environment(kind, Path(bwrap.SCRATCH), pythonpath=os.pathsep.join(view.pythonpath))
     env["TMPDIR"] = bwrap.SCRATCH
-    launch = Launch(level, command + [view.python, "-P", *worker_args], env, base, tuple(fds),
-                    make_preexec(rlimits, 0, join), base, task_root, bwrap.TASK_MOUNT, group, program is not None,
-                    info_read=info_read)
-    launch._handles = [program] if program is not None else []
-    launch._child_fds = [info_write]
-    return launch
+    return Launch(level, command + [view.python, "-P", *worker_args], env, base, tuple(fds),
+                  make_preexec(rlimits, 0, join), base, task_root, bwrap.TASK_MOUNT, group, program is not None,
+                  info_read=info_read, handles=[program] if program is not None else [], child_fds=[info_write])
 
 
 def read_bwrap_info(fd: int, wait: float = 2.0) -> dict[str, Any]:

@@ -93,9 +93,8 @@ class Worker:
         """What the current (or last) worker actually got: namespaces, uid/gid, limits."""
         return dict(self._isolation)
 
-    @property
-    def _user(self) -> tuple[int, int] | None:
-        """The uid/gid this worker runs as, leased on first start (None when the grader is not root)."""
+    def _lease_user(self) -> tuple[int, int] | None:
+        """The uid/gid this worker runs as, leased on first start and kept until close (None when the grader is not root)."""
         if self._lease is None and os.geteuid() == 0:
             self._lease = lease_uid(self.limits.uids, start_at=id(self) % self.limits.uids.count)
         return (self._lease.uid, self._lease.gid) if self._lease is not None else None
@@ -273,7 +272,7 @@ class Worker:
 
     def _spawn(self) -> None:
         level = choose_level(self.limits.isolation)
-        user = self._user
+        user = self._lease_user()
         read_fd, write_fd = os.pipe()
         self._replies = ReplyReader(read_fd)
         self._drain = None

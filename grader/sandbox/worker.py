@@ -26,18 +26,20 @@ from __future__ import annotations
 import argparse
 import base64
 import ctypes
-import shutil
-import stat
-import tempfile
 import importlib
 import json
 import os
+import shutil
+import stat
+import tempfile
 import signal
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Callable
+
+from grader.core.terminal import printable
 
 REPLY_LIMIT = 4 * 1024 * 1024
 REQUEST_LIMIT = 64 * 1024 * 1024
@@ -92,7 +94,7 @@ def one_line(exc: BaseException, limit: int = MESSAGE_LIMIT) -> str:
     # Ops raise plain RuntimeErrors with messages already worded for the student.
     prefix = "" if type(exc) is RuntimeError and text else f"{name}: "
     line = " ".join(f"{prefix}{text}".split()) if text else name
-    line = "".join(char if char.isprintable() or char == " " else "?" for char in line)
+    line = printable(line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
@@ -182,7 +184,8 @@ def handle(request: Any, ops: dict[str, Op], home: Path) -> dict[str, Any]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """``n`` bytes as "3 MiB", "12 KiB" or "100 bytes"."""
     return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 1024:g} KiB" if n >= 1024 else f"{n} bytes"
 
 
@@ -199,7 +202,7 @@ def read_output(scratch: Path, name: str, limit: int) -> str:
         if not stat.S_ISREG(info.st_mode):
             raise RuntimeError(f"the task's {name} is not a regular file it wrote")
         if info.st_size > limit:
-            raise RuntimeError(f"the task's {name} is {_size(info.st_size)}, over the {_size(limit)} it may take")
+            raise RuntimeError(f"the task's {name} is {size_text(info.st_size)}, over the {size_text(limit)} it may take")
         data = b""
         while len(data) <= limit:
             chunk = os.read(fd, limit + 1 - len(data))
@@ -207,7 +210,7 @@ def read_output(scratch: Path, name: str, limit: int) -> str:
                 break
             data += chunk
         if len(data) > limit:
-            raise RuntimeError(f"the task's {name} grew past the {_size(limit)} it may take")
+            raise RuntimeError(f"the task's {name} grew past the {size_text(limit)} it may take")
         return base64.b64encode(data).decode("ascii")
     finally:
         os.close(fd)
