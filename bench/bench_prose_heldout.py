@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
                             [s.needs_review for _, s in sub]).qwk
             per_question.append(f"{question.id} QWK {qwk:.2f}")
     print("  per question: " + ", ".join(per_question))
+    # Does the semantic signal help? The same scores routed by the rubric matcher alone.
+    alone = agreement([r["label"] for r, _ in rows], [s.fraction for _, s in rows],
+                      [bool(s.review_reasons and not all(x.startswith("the rubric and the semantic") for x in
+                                                         s.review_reasons)) for _, s in rows])
+    print(f"  routed by the rubric matcher alone: auto {alone.auto_share:.0%}, "
+          f"auto within 0.25 {alone.auto_within_quarter:.0%} (two signals: auto {figures.auto_share:.0%}, "
+          f"auto within 0.25 {figures.auto_within_quarter:.0%})")
 
     gamed = sum(1 for r, s in rows if r["kind"] in GAMED and r["label"] <= 0.25 and not s.needs_review
                 and s.fraction > 0.25 + 1e-9)

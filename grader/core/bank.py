@@ -63,9 +63,10 @@ TASK_KINDS = frozenset({
 FORECAST_ANCHORS = frozenset({"reference", "seasonal_naive", "naive"})
 
 _TOP_KEYS = {"id", "number", "title", "version", "prompt", "prose", "tasks"}
-_PROSE_KEYS = {"points", "answer", "key_points", "contradictions"}
-_POINT_KEYS = {"id", "weight", "text", "phrasings"}
-_CONTRADICTION_KEYS = {"id", "penalty", "text", "phrasings"}
+_PROSE_KEYS = {"points", "answer", "key_points", "contradictions", "subjects"}
+_SUBJECT_KEYS = {"id", "names"}
+_POINT_KEYS = {"id", "weight", "text", "phrasings", "examples", "about"}
+_CONTRADICTION_KEYS = {"id", "penalty", "text", "phrasings", "examples", "about"}
 _TASK_KEYS = {"id", "file", "kind", "contract", "checks", "forecast"}
 _FORECAST_KEYS = {"full_credit_at", "zero_credit_at"}
 
@@ -76,16 +77,30 @@ class BankError(GraderError, ValueError):
 
 @dataclass(frozen=True)
 class RubricItem:
-    """A statement the rubric looks for: its id, its model wording and the phrasings that state it."""
+    """A statement the rubric looks for: its id, its model wording, the phrasings that state it and
+    ``examples``: whole sentences that state it in other words, for the semantic signal."""
 
     id: str
     text: str
     phrasings: tuple[str, ...]
+    examples: tuple[str, ...] = ()
+    about: str = ""
 
     @property
     def label(self) -> str:
         """The short name ("unstable gradients"): what a student sees before the answers are released."""
         return self.id.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Something several rubric items are about (a family of RNNs, a layer): what a statement is attributed to.
+
+    ``names`` are the phrasings that name it ("sequence to vector|seq2vec").
+    """
+
+    id: str
+    names: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,7 @@ class Question:
     contradictions: tuple[Contradiction, ...]
     tasks: tuple[Task, ...]
     source: str = field(default="", compare=False)
+    subjects: tuple[Subject, ...] = ()
 
     @property
     def points(self) -> float:
@@ -235,11 +251,26 @@ def _no_unknown(data: dict, allowed: set[str], source: str, where: str) -> None:
                     f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _phrasings(data: dict, source: str, where: str) -> tuple[str, ...]:
-    phrasings = _require(data, "phrasings", list, source, where)
+def _phrasings(data: dict, source: str, where: str, key: str = "phrasings") -> tuple[str, ...]:
+    phrasings = _require(data, key, list, source, where)
     if not phrasings or not all(isinstance(p, str) and p.strip() for p in phrasings):
-        raise _fail(source, f"{where}phrasings", "expected a non-empty list of non-empty strings")
+        raise _fail(source, f"{where}{key}", "expected a non-empty list of non-empty strings")
     return tuple(phrasings)
+
+
+def _about(data: dict, subjects: list[Subject], source: str, where: str) -> str:
+    about = data.get("about", "")
+    known = [s.id for s in subjects]
+    if about and about not in known:
+        raise _fail(source, f"{where}about", f"unknown subject {about!r} (subjects: {', '.join(known) or 'none'})")
+    return about
+
+
+def _examples(data: dict, source: str, where: str) -> tuple[str, ...]:
+    examples = data.get("examples", [])
+    if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
+        raise _fail(source, f"{where}examples", "expected a list of non-empty strings (sentences)")
+    return tuple(examples)
 
 
 def parse_question(data: dict, source: str) -> Question:
@@ -263,6 +294,11 @@ def parse_question(data: dict, source: str) -> Question:
     answer = _require(prose, "answer", str, source, "prose.")
     if len(answer.split()) < 20:
         raise _fail(source, "prose.answer", "the reference answer is too short to be an answer")
+    subjects = []
+    for i, raw in enumerate(prose.get("subjects", [])):
+        where = f"prose.subjects[{i}]."
+        _no_unknown(raw, _SUBJECT_KEYS, source, where.rstrip("."))
+        subjects.append(Subject(_require(raw, "id", str, source, where), _phrasings(raw, source, where, "names")))
     key_points = []
     for i, point in enumerate(_require(prose, "key_points", list, source, "prose.")):
         where = f"prose.key_points[{i}]."
@@ -272,7 +308,8 @@ def parse_question(data: dict, source: str) -> Question:
             raise _fail(source, f"{where}weight", "must be positive")
         key_points.append(KeyPoint(_require(point, "id", str, source, where),
                                    _require(point, "text", str, source, where),
-                                   _phrasings(point, source, where), weight=weight))
+                                   _phrasings(point, source, where), _examples(point, source, where),
+                                   _about(point, subjects, source, where), weight=weight))
     if prose_points > 0 and not 3 <= len(key_points) <= 6:
         raise _fail(source, "prose.key_points", f"expected 3 to 6 key points, got {len(key_points)}")
     contradictions = []
@@ -284,7 +321,8 @@ def parse_question(data: dict, source: str) -> Question:
             raise _fail(source, f"{where}penalty", "must be a share of the prose points in (0, 1]")
         contradictions.append(Contradiction(_require(item, "id", str, source, where),
                                             _require(item, "text", str, source, where),
-                                            _phrasings(item, source, where), penalty=penalty))
+                                            _phrasings(item, source, where), _examples(item, source, where),
+                                            _about(item, subjects, source, where), penalty=penalty))
 
     tasks = []
     for i, raw in enumerate(data.get("tasks", [])):
@@ -323,7 +361,7 @@ def parse_question(data: dict, source: str) -> Question:
 
     question = Question(qid, number, _require(data, "title", str, source, ""), version,
                         _require(data, "prompt", str, source, ""), prose_points, answer,
-                        tuple(key_points), tuple(contradictions), tuple(tasks), source)
+                        tuple(key_points), tuple(contradictions), tuple(tasks), source, tuple(subjects))
     if abs(question.points - QUESTION_POINTS) > 1e-6:
         detail = " + ".join([f"prose {prose_points:g}"] + [f"{t.id} {t.points:g}" for t in tasks])
         raise _fail(source, "points", f"the question must be worth {QUESTION_POINTS:g} points, got {question.points:g} ({detail})")

@@ -40,6 +40,9 @@ class Rubric:
     vocabulary: Vocabulary
     topic_words: frozenset[str]
     answer_words: int
+    # (subject id, the alternatives that name it); ``about`` maps an item id to its subject id.
+    subjects: tuple[tuple[str, tuple[Alternative, ...]], ...] = ()
+    about: tuple[tuple[str, str], ...] = ()
 
 
 _RUBRICS: dict[Question, Rubric] = {}
@@ -61,6 +64,11 @@ def compiled_rubric(question: Question) -> Rubric:
             [question.answer, question.prompt] + [p.text for p in question.key_points]))))]
         topic = frozenset(stem(w) for w in raw) | frozenset(reference)
         topic = frozenset(w for w in topic if w not in FUNCTION_STEMS and not w.isdigit() and len(w) > 2)
+        subjects = tuple((subject.id, tuple(alt for name in subject.names for term in compile_phrasing(name)
+                                            for alt in term))
+                         for subject in question.subjects)
+        about = tuple((item.id, item.about) for item in list(question.key_points) + list(question.contradictions)
+                      if item.about)
         _RUBRICS[key] = Rubric(points, contradictions, Vocabulary(raw),
-                               topic, len(question.answer.split()))
+                               topic, len(question.answer.split()), subjects, about)
     return _RUBRICS[key]

@@ -37,15 +37,18 @@ what keyword rubrics miss). ``review_reasons`` says which.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from grader.core.bank import Question
 from grader.core.results import ERROR, FAILED, CheckResult
 from grader.prose.answers import ANSWERS_FILE
+from grader.prose.calibration import ABSENT_BELOW, AGREEMENT_TOLERANCE, PRESENT_FROM
+from grader.prose.attribution import attributed_subject, running_subjects, subject_mentions
 from grader.prose.matching import Match, find_matches, occurrences, split_match
 from grader.prose.rubric import Phrasing, Rubric, compiled_rubric
-from grader.prose.text import FUNCTION_STEMS, FUNCTION_WORDS, VERBS, Unit, answer_units
+from grader.prose.semantic import SemanticScore, semantic_score
+from grader.prose.text import FUNCTION_STEMS, FUNCTION_WORDS, RELATION_RE, VERBS, Unit, answer_units
 
 PointStatus = Literal["met", "missed", "uncertain"]
 ContradictionStatus = Literal["present", "absent", "uncertain"]
@@ -134,6 +137,8 @@ class ProseScore:
     review_reasons: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     words: int = 0
+    rubric_fraction: float = 0.0
+    semantic: SemanticScore | None = None
 
     def point(self, point_id: str) -> PointScore:
         return _by_id(self.points, point_id, "key point")
@@ -166,7 +171,9 @@ class ProseScore:
                 "points": [p.to_dict() for p in self.points],
                 "contradictions": [c.to_dict() for c in self.contradictions],
                 "needs_review": self.needs_review, "review_reasons": list(self.review_reasons),
-                "flags": list(self.flags), "words": self.words}
+                "flags": list(self.flags), "words": self.words,
+                "signals": {"rubric": self.rubric_fraction,
+                            "semantic": self.semantic.to_dict() if self.semantic else None}}
 
 
 def _evidence(units: list[Unit], index: int) -> str:
@@ -230,14 +237,16 @@ def _first_words(text: str, limit: int) -> str:
 
 def _is_stuffed(units: list[Unit]) -> bool:
     """Most of the prose is keyword lists, or the whole answer has almost no function words."""
-    prose = [u for u in units if not u.is_code]
+    # Code, and terse relations ("gradients -> clipping"), are claims in their own shape.
+    prose = [u for u in units if not u.is_code and not RELATION_RE.search(u.text)]
     tokens = sum(len(u.tokens) for u in prose)
     if tokens < 6:
         return False
     listed = sum(len(u.tokens) for u in prose if u.list_like)
     raws = [w for u in prose for w in u.raws]
     function_share = sum(1 for w in raws if w in FUNCTION_WORDS) / len(raws)
-    return listed >= 0.5 * tokens or function_share < 0.15
+    verb_share = sum(1 for w in raws if w in VERBS) / len(raws)
+    return listed >= 0.5 * tokens or (function_share < 0.15 and verb_share < 1 / 8)
 
 
 def _crowded_units(units: list[Unit], point_matches: list[list[Match]]) -> set[int]:
@@ -258,19 +267,110 @@ def _crowded_units(units: list[Unit], point_matches: list[list[Match]]) -> set[i
     return crowded
 
 
+# A statement of one subject's key point made about another ("captioning is sequence-to-vector").
+SWAP_PENALTY = 0.25
+
+
+def _own_subject(units: list[Unit], rubric: Rubric, item_id: str, matches: list[Match],
+                 mentions: list[list[tuple[int, int, str]]]) -> list[Match]:
+    """The matches of a subject-bound item that are said of its own subject ("the input gate erases ...")."""
+    own = dict(rubric.about).get(item_id, "")
+    if not own or not matches:
+        return matches
+    return [m for m in matches
+            if attributed_subject(units[m.unit], m, mentions[m.unit], "", own, strict=True) == own]
+
+
+def _attribute(units: list[Unit], rubric: Rubric, point_matches: list[list[Match]],
+               mentions: list[list[tuple[int, int, str]]]) -> tuple[list[list[Match]], list[ContradictionScore]]:
+    """Each key point keeps the matches said of its own subject; those said of another are swapped pairings.
+
+    A match said of subject Y is excused (neither kept nor a mistake) when a key point about Y
+    matches the same words: the statement fits Y too ("forecasting" is a use of two families).
+    """
+    about = dict(rubric.about)
+    if not rubric.subjects or not about:
+        return point_matches, []
+    running = running_subjects(units, mentions)
+    point_ids = [pid for pid, _, _ in rubric.points]
+    # The words of each subject's plain matches, per unit: a statement that fits its subject too is excused.
+    stated: dict[tuple[str, int], set[int]] = {}
+    for pid, matches in zip(point_ids, point_matches):
+        for m in matches:
+            if m.kind == "clean":
+                stated.setdefault((about.get(pid, ""), m.unit), set()).update(m.positions)
+    kept: list[list[Match]] = []
+    swaps: list[ContradictionScore] = []
+    for pid, matches in zip(point_ids, point_matches):
+        own = about.get(pid, "")
+        if not own:
+            kept.append(matches)
+            continue
+        mine, swapped = [], []
+        for match in matches:
+            subject = attributed_subject(units[match.unit], match, mentions[match.unit], running[match.unit], own)
+            if subject == own:
+                mine.append(match)
+            elif match.kind == "clean" and not stated.get((subject, match.unit), set()) & set(match.positions) \
+                    and not units[match.unit].list_like:
+                swapped.append((match, subject))
+        kept.append(mine)
+        if swapped and not any(m.kind == "clean" for m in mine):
+            match, subject = swapped[0]
+            swaps.append(ContradictionScore(f"swapped:{pid}", "present", _evidence(units, match.unit),
+                                            f"{pid.replace('_', ' ')} said of {subject}", penalty=SWAP_PENALTY))
+    return kept, swaps
+
+
 def score_answer(question: Question, text: str) -> ProseScore:
-    """Score one prose answer against ``question``'s rubric (see the module docstring)."""
+    """Score one prose answer: the rubric's verdict, routed to review unless the semantic signal agrees."""
+    rubric, units = rubric_score(question, text)
+    if "empty" in rubric.flags:
+        return rubric
+    return routed(rubric, semantic_score(question, units))
+
+
+def disagreement(rubric: ProseScore, semantic: SemanticScore, absent_below: float = ABSENT_BELOW,
+                 present_from: float = PRESENT_FROM) -> tuple[float, tuple[str, ...]]:
+    """The weighted share of key points the two signals judge oppositely, and their ids.
+
+    They disagree on a point the rubric finds met while no sentence comes near it
+    (similarity below ``absent_below``), or one the rubric misses while a sentence
+    is as close to it as a restatement (similarity from ``present_from``).
+    """
+    total = sum(p.weight for p in rubric.points) or 1.0
+    ids = tuple(p.id for p, s in zip(rubric.points, semantic.points)
+                if (p.status == "met" and s.similarity < absent_below)
+                or (p.status == "missed" and s.similarity >= present_from))
+    weight = sum(p.weight for p in rubric.points if p.id in ids)
+    return weight / total, ids
+
+
+def routed(rubric: ProseScore, semantic: SemanticScore) -> ProseScore:
+    """``rubric`` with the semantic signal attached, sent to review when the two disagree by more than a quarter."""
+    reasons = list(rubric.review_reasons)
+    share, ids = disagreement(rubric, semantic)
+    if share > AGREEMENT_TOLERANCE:
+        reasons.append(f"the rubric and the semantic signal disagree on {', '.join(ids)} "
+                       f"(rubric {rubric.fraction:.2f}, semantic {semantic.fraction:.2f})")
+    return replace(rubric, needs_review=bool(reasons), review_reasons=tuple(reasons), semantic=semantic)
+
+
+def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]:
+    """The rubric matcher's verdict on one answer (see the module docstring), and the answer's units."""
     rubric = compiled_rubric(question)
     words = len(re.findall(r"\w+", text or ""))
     if not (text or "").strip():
         points = tuple(PointScore(pid, "missed", weight=weight) for pid, weight, _ in rubric.points)
         contradictions = tuple(ContradictionScore(cid, "absent", penalty=penalty)
                                for cid, penalty, _ in rubric.contradictions)
-        return ProseScore(question.id, 0.0, points, contradictions, False, (), ("empty",), 0)
+        return ProseScore(question.id, 0.0, points, contradictions, False, (), ("empty",), 0), []
 
     units = answer_units(_first_words(text, MAX_SCORED_WORDS), rubric.vocabulary)
     stuffed = _is_stuffed(units)
     point_matches = [find_matches(units, phrasings, skip_list_like=False) for _, _, phrasings in rubric.points]
+    mentions = [subject_mentions(unit, rubric) for unit in units] if rubric.subjects else []
+    point_matches, swaps = _attribute(units, rubric, point_matches, mentions)
     ignored = {i for i, u in enumerate(units) if u.list_like} if stuffed else set()
     crowded = _crowded_units(units, point_matches)
 
@@ -280,8 +380,10 @@ def score_answer(question: Question, text: str) -> ProseScore:
         points.append(PointScore(pid, status, evidence, note, weight=weight))
     contradictions = []
     for cid, penalty, phrasings in rubric.contradictions:
-        status, evidence, note = _judge_contradiction(units, find_matches(units, phrasings, skip_list_like=False))
+        found = _own_subject(units, rubric, cid, find_matches(units, phrasings, skip_list_like=False), mentions)
+        status, evidence, note = _judge_contradiction(units, found)
         contradictions.append(ContradictionScore(cid, status, evidence, note, penalty=penalty))
+    contradictions.extend(swaps)
 
     total_weight = sum(p.weight for p in points) or 1.0
     fraction = sum(p.weight * p.share for p in points) / total_weight
@@ -296,6 +398,9 @@ def score_answer(question: Question, text: str) -> ProseScore:
     doubtful = [c.id for c in contradictions if c.status == "uncertain"]
     if doubtful:
         reasons.append(f"possible contradiction: {', '.join(doubtful)}")
+    if swaps:
+        flags.append("swapped_pairing")
+        reasons.append("states a key point of the wrong subject: " + "; ".join(c.note for c in swaps))
     if stuffed:
         flags.append("keyword_stuffing")
         reasons.append("reads as a list of keywords rather than statements")
@@ -325,8 +430,9 @@ def score_answer(question: Question, text: str) -> ProseScore:
             and (topic_share < FAMILIAR_SHARE or words >= SUBSTANTIAL_WORDS)):
         flags.append("unusual_wording")
         reasons.append("few key points recognised in an answer whose wording the rubric mostly does not know")
-    return ProseScore(question.id, round(fraction, 4), tuple(points), tuple(contradictions), bool(reasons),
-                      tuple(reasons), tuple(flags), words)
+    rubric_fraction = round(fraction, 4)
+    return ProseScore(question.id, rubric_fraction, tuple(points), tuple(contradictions), bool(reasons),
+                      tuple(reasons), tuple(flags), words, rubric_fraction), units
 
 
 # ---------------------------------------------------------------------------

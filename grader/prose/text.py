@@ -14,6 +14,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
 from grader.prose.answers import FENCE_RE
 
 # ---------------------------------------------------------------------------
@@ -254,45 +257,29 @@ class Vocabulary:
         self.stems = frozenset(stem(w) for w in words)
         self._by_length: dict[int, list[str]] = {}
         for word in self.words:
-            if len(word) >= 6 and word.isalpha():
+            if len(word) >= 5 and word.isalpha():
                 self._by_length.setdefault(len(word), []).append(word)
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
         """The rubric word ``word`` misspells, or ``word`` itself.
 
-        Only an edit inside the word counts: a different ending is another
-        form of a word ("encoded" / "encoder"), not a typo.
+        A near miss is found with rapidfuzz's Levenshtein distance: one edit for
+        words of five to eight letters, two from nine. The first letter and the
+        last two must agree: a different ending is another form of a word
+        ("encoded" / "encoder"), not a typo.
         """
         if word not in self._cache:
             self._cache[word] = word
-            if len(word) >= 6 and word.isalpha() and word not in self.words and word not in _COMMON_WORDS \
+            if len(word) >= 5 and word.isalpha() and word not in self.words and word not in _COMMON_WORDS \
                     and stem(word) not in self.stems:
-                for length in (len(word) - 1, len(word), len(word) + 1):
-                    found = next((c for c in self._by_length.get(length, ())
-                                  if c[0] == word[0] and _inner_edit(word, c)), None)
-                    if found:
-                        self._cache[word] = found
-                        break
+                limit = 1 if len(word) <= 8 else 2
+                candidates = [c for length in range(len(word) - limit, len(word) + limit + 1)
+                              for c in self._by_length.get(length, ()) if c[0] == word[0] and c[-2:] == word[-2:]]
+                found = process.extractOne(word, candidates, scorer=Levenshtein.distance, score_cutoff=limit)
+                if found is not None:
+                    self._cache[word] = found[0]
         return self._cache[word]
-
-
-def _inner_edit(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ by one insertion, deletion, substitution or swap before their last two letters."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    limit = max(len(a), len(b)) - 2
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if diff[-1] >= limit:
-            return False
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = 0
-    while i < len(short) and short[i] == long_[i]:
-        i += 1
-    return i < limit and short[i:] == long_[i + 1:]
 
 
 # Real words one edit away from rubric words; never "corrected".
@@ -421,6 +408,7 @@ def split_units(text: str) -> list[tuple[str, bool]]:
     return [(u, code) for u, code in units if re.search(r"\w", u)]
 
 
+RELATION_RE = re.compile(r"→|⇒|->|=>|⟶")
 _FORMULA_RE = re.compile(r"\w\s*\([^()]*\)\s*=|=\s*[\wσ]+\s*\(")
 
 
@@ -434,6 +422,10 @@ def _list_like(raw_words: list[str]) -> bool:
     for word in raw_words:
         run = 0 if word in FUNCTION_WORDS else run + 1
         longest = max(longest, run)
+    # A verb every few words makes a terse sentence a claim ("Conv1D makes sequences shorter").
+    predicates = sum(1 for w in raw_words if w in VERBS)
+    if predicates and len(raw_words) <= 8 * predicates and longest < 7:
+        return False
     return ratio < 0.12 or (longest >= 9 and ratio < 0.25)
 
 
@@ -446,6 +438,9 @@ def answer_units(text: str, vocabulary: Vocabulary | None) -> list[Unit]:
             continue
         # Equations (c(t) = f(t) * c(t-1) + ...) are terse by nature, not keyword lists.
         formula = bool(_FORMULA_RE.search(unit_text))
+        # "Unstable gradients -> clipping, LayerNorm": an arrow states a relation, terse but a claim.
+        relation = bool(RELATION_RE.search(unit_text))
         units.append(Unit(unit_text, tuple(tokens), is_code,
-                          not is_code and not formula and _list_like(split_words(clean(unit_text)))))
+                          not is_code and not formula and not relation
+                          and _list_like(split_words(clean(unit_text)))))
     return units

@@ -1,0 +1,17 @@
+"""The prose scorer's calibrated constants, chosen by ``bench/calibrate_prose.py`` on the tuning sets.
+
+The tuning sets are ``tests/data/prose_calibration.toml`` and
+``tests/prose/tuning/answers.toml``; the held-out set
+(``tests/prose/heldout/``) is never used to choose them. Rerun the script
+after changing a rubric and copy what it prints here.
+"""
+
+# Semantic signal: best cosine similarity earning none / all of a key point.
+SEMANTIC_FLOOR = 0.30
+SEMANTIC_CEILING = 0.80
+# Per key point: the semantic signal finds it absent below this similarity, present from that one.
+ABSENT_BELOW = 0.40
+PRESENT_FROM = 0.60
+# Auto-accept only when the key points the two signals judge oppositely weigh at most this share
+# (the issue's "disagree by more than a quarter"; fixed, not tuned).
+AGREEMENT_TOLERANCE = 0.25
