@@ -10,8 +10,8 @@ after changing a rubric and copy what it prints here.
 SEMANTIC_FLOOR = 0.30
 SEMANTIC_CEILING = 0.80
 # Per key point: the semantic signal finds it absent below this similarity, present from that one.
-ABSENT_BELOW = 0.40
-PRESENT_FROM = 0.60
+ABSENT_BELOW = 0.30
+PRESENT_FROM = 0.85
 # Auto-accept only when the key points the two signals judge oppositely weigh at most this share
 # (the "disagree by more than a quarter"; fixed, not tuned).
 AGREEMENT_TOLERANCE = 0.25

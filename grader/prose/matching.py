@@ -25,7 +25,14 @@ _WHOLE_UNIT_NEGATIONS = (("not", "true", "that"), ("not", "the", "case", "that")
                          ("mistake", "to", "think"), ("not", "correct", "that"))
 # "X is not necessary": a negated predicate about the whole statement before it.
 _DENYING_PREDICATES = frozenset({"necessary", "needed", "required", "true", "correct", "right", "useful",
-                                 "important", "essential", "mandatory"})
+                                 "important", "essential", "mandatory", "help", "helpful", "work", "suitable",
+                                 "applicable", "appropriate", "relevant", "possible", "matter", "improve",
+                                 "used", "apply"})
+
+# The last word of an exception ("except", "apart from", "other than", "all but") and the
+# universal words it restricts.
+_EXCEPTION_WORDS = frozenset({"except", "from", "than", "besides", "excluding", "but"})
+_UNIVERSALS = frozenset({"every", "all", "each"})
 
 MatchKind = Literal["clean", "negated", "ambiguous", "hedged"]
 
@@ -129,6 +136,10 @@ def _classify(unit: Unit, positions: tuple[int, ...]) -> MatchKind:
                 return "negated"
             if in_scope:
                 kind = "ambiguous"
+        elif (cue > last and cue - last <= 3 and tokens[last].clause == clause
+              and tokens[cue].raw in _EXCEPTION_WORDS
+              and any(tokens[p].raw in _UNIVERSALS for p in positions)):
+            return "negated"  # "all layers except the top one": the universal claim does not hold
         elif (cue > last and cue - last <= 3 and tokens[last].clause == clause
               and tokens[cue].raw in _PREDICATE_NEGATIONS):
             if cue + 1 < len(tokens) and tokens[cue + 1].raw in _DENYING_PREDICATES:

@@ -37,6 +37,7 @@ what keyword rubrics miss). ``review_reasons`` says which.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
@@ -44,7 +45,7 @@ from grader.core.bank import Question
 from grader.core.results import ERROR, FAILED, CheckResult
 from grader.prose.answers import ANSWERS_FILE
 from grader.prose.calibration import ABSENT_BELOW, AGREEMENT_TOLERANCE, PRESENT_FROM
-from grader.prose.attribution import attributed_subject, running_subjects, subject_mentions
+from grader.prose.attribution import attributed_subject, coherent, running_subjects, subject_mentions
 from grader.prose.matching import Match, find_matches, occurrences, split_match
 from grader.prose.rubric import Phrasing, Rubric, compiled_rubric
 from grader.prose.semantic import SemanticScore, semantic_score
@@ -72,6 +73,8 @@ STUFFED_CAP = 0.25
 # per point is a list in disguise; what it states counts as uncertain.
 CROWDED_POINTS = 4
 CROWDED_TOKENS_PER_POINT = 6
+# A sentence that is the only evidence for this many met key points goes to review.
+DENSE_EVIDENCE = 4
 # Longer than any real sentence: a run-on that can "state" anything.
 RUN_ON_TOKENS = 90
 # Past this many words only the beginning is scored (and a reviewer looks).
@@ -271,6 +274,13 @@ def _crowded_units(units: list[Unit], point_matches: list[list[Match]]) -> set[i
 SWAP_PENALTY = 0.25
 
 
+def _coherent(units: list[Unit], matches: list[Match], mentions: list[list[tuple[int, int, str]]]) -> list[Match]:
+    """The matches whose words belong to one statement about the subject they name (see attribution.coherent)."""
+    if not mentions:
+        return matches
+    return [m for m in matches if coherent(units[m.unit], m, mentions[m.unit])]
+
+
 def _own_subject(units: list[Unit], rubric: Rubric, item_id: str, matches: list[Match],
                  mentions: list[list[tuple[int, int, str]]]) -> list[Match]:
     """The matches of a subject-bound item that are said of its own subject ("the input gate erases ...")."""
@@ -368,8 +378,9 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
 
     units = answer_units(_first_words(text, MAX_SCORED_WORDS), rubric.vocabulary)
     stuffed = _is_stuffed(units)
-    point_matches = [find_matches(units, phrasings, skip_list_like=False) for _, _, phrasings in rubric.points]
     mentions = [subject_mentions(unit, rubric) for unit in units] if rubric.subjects else []
+    point_matches = [_coherent(units, find_matches(units, phrasings, skip_list_like=False), mentions)
+                     for _, _, phrasings in rubric.points]
     point_matches, swaps = _attribute(units, rubric, point_matches, mentions)
     ignored = {i for i, u in enumerate(units) if u.list_like} if stuffed else set()
     crowded = _crowded_units(units, point_matches)
@@ -379,11 +390,24 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
         status, evidence, note = _judge_point(units, phrasings, matches, ignored=ignored, weak=crowded)
         points.append(PointScore(pid, status, evidence, note, weight=weight))
     contradictions = []
+    wrong_matches: list[Match] = []
     for cid, penalty, phrasings in rubric.contradictions:
-        found = _own_subject(units, rubric, cid, find_matches(units, phrasings, skip_list_like=False), mentions)
+        found = _own_subject(units, rubric, cid,
+                             _coherent(units, find_matches(units, phrasings, skip_list_like=False), mentions), mentions)
+        wrong_matches.extend(found)
         status, evidence, note = _judge_contradiction(units, found)
         contradictions.append(ContradictionScore(cid, status, evidence, note, penalty=penalty))
     contradictions.extend(swaps)
+    # Words that state a known-wrong claim do not also state a key point.
+    wrong = [(m.unit, set(m.positions)) for m in wrong_matches if m.kind == "clean"]
+    if wrong:
+        for index, (pid, weight, phrasings) in enumerate(rubric.points):
+            kept = [m for m in point_matches[index]
+                    if not any(unit == m.unit and len(spots & set(m.positions)) >= 2 for unit, spots in wrong)]
+            if len(kept) != len(point_matches[index]) and points[index].status != "missed":
+                status, evidence, note = _judge_point(units, phrasings, kept, ignored=ignored, weak=crowded)
+                points[index] = PointScore(pid, status, evidence, note or "its sentence states a contradiction",
+                                           weight=weight)
 
     total_weight = sum(p.weight for p in points) or 1.0
     fraction = sum(p.weight * p.share for p in points) / total_weight
@@ -422,6 +446,12 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
     if all(p.status == "missed" for p in points) and all(c.status == "absent" for c in contradictions) \
             and (topic_share < OFF_TOPIC_SHARE or not _mentions_rubric(units, rubric)):
         flags.append("off_topic")
+    # Four or more key points resting on one sentence: a dense claim, or right words in a wrong
+    # claim; either way a person should read it.
+    carried = Counter(p.evidence for p in points if p.status == "met" and p.evidence)
+    if carried and max(carried.values()) >= DENSE_EVIDENCE:
+        flags.append("dense_sentence")
+        reasons.append(f"one sentence carries {max(carried.values())} key points")
     denied = [p.id for p in points if p.note == "only stated negated"]
     if denied:
         flags.append("denies_key_point")

@@ -122,9 +122,17 @@ _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "cf.", "approx.", "resp.", "fig
 
 
 def stem(word: str) -> str:
-    """A light Porter-like stemmer: plurals, -ed/-ing, -ly, -ize/-ise, -ation, final e."""
+    """A light Porter-like stemmer: plurals, -ed/-ing, -ly, -ize/-ise, -ation, final e.
+
+    A stem never collides with a negation ("note" stays "note", not "not").
+    """
     if len(word) <= 3 or not word.isalpha():
         return word
+    stemmed = _stem(word)
+    return word if stemmed in _NEGATION_CUES else stemmed
+
+
+def _stem(word: str) -> str:
     if word.endswith("sses"):
         word = word[:-2]
     elif word.endswith("ies") and len(word) > 4:
