@@ -1,28 +1,32 @@
 """Calibrate the prose scorer's routing on the tuning sets, by cross-validation, and print a reliability table.
 
-The routing rule auto-accepts an answer only when the rubric matcher is sure
-(no review reason of its own) and the key points the two signals judge
-oppositely weigh at most ``AGREEMENT_TOLERANCE`` (a quarter). A key point is
-judged oppositely when the rubric finds it met and the semantic signal's best
-similarity is below ``ABSENT_BELOW``, or the rubric misses it and the
-similarity reaches ``PRESENT_FROM``. This script chooses those two
-similarities on the tuning sets only
-(``tests/data/prose_calibration.toml`` and ``tests/prose/tuning/answers.toml``;
-never the held-out set): among the settings whose auto-accepted answers agree
-with the label (within 0.25) at least ``--target`` of the time, the one that
-auto-accepts most; when no setting reaches the target, the most reliable one
-that still auto-accepts ``--min-share``. It reports
+An answer is auto-accepted only when (``grader/prose/scoring.py``)
 
-* a k-fold cross-validation of that choice (chosen on k-1 folds, measured on
-  the fold left out), so the figures are for answers the choice never saw;
-* a reliability table: the share of key-point weight the signals disagree on,
-  among answers the rubric is sure of, and answers it is not sure of, with the
-  share of each bucket within 0.25 of the label;
+* the rubric matcher is sure of it (no review reason of its own);
+* its fraction is not partial credit: at most ``PARTIAL_ABOVE`` or at least ``PARTIAL_BELOW``
+  (fixed at 0.75, so that no right answer is auto-accepted below it);
+* the key points the two signals judge oppositely weigh at most a quarter: a point the rubric
+  finds met while the semantic similarity is below ``ABSENT_BELOW``, or missed while it
+  reaches ``PRESENT_FROM``.
+
+``FULL_CREDIT_AT`` is the share of the rubric's weight that earns full credit.
+
+This script chooses ``FULL_CREDIT_AT``, ``PARTIAL_ABOVE``, ``ABSENT_BELOW`` and
+``PRESENT_FROM`` on the tuning sets only (``tests/data/prose_calibration.toml`` and
+``tests/prose/tuning/answers.toml``; never the held-out set). Among the settings that
+auto-accept at least ``--min-share`` of the answers, it takes the one whose auto-accepted
+answers agree best with the label (within 0.25); ties go to the one that accepts more. It
+prints
+
+* a k-fold cross-validation of that choice (chosen on k-1 folds, measured on the fold left
+  out), so the figures are for answers the choice never saw;
+* a reliability table: how often answers are within 0.25 of their label, by the route they
+  take (rubric unsure, partial credit, signals disagreeing, auto-accepted);
 * the constants to copy into ``grader/prose/calibration.py``.
 
 Run from anywhere::
 
-    python bench/calibrate_prose.py [--folds 5] [--target 0.95]
+    python bench/calibrate_prose.py [--folds 5] [--min-share 0.5]
 """
 
 from __future__ import annotations
@@ -39,105 +43,115 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_prose import load_calibration  # noqa: E402
 from grader.core.bank import default_bank  # noqa: E402
+from grader.prose import scoring  # noqa: E402
 from grader.prose.agreement import nearest_grade  # noqa: E402
-from grader.prose.calibration import AGREEMENT_TOLERANCE  # noqa: E402
-from grader.prose.scoring import disagreement, rubric_score  # noqa: E402
 from grader.prose.semantic import semantic_score  # noqa: E402
 
 TUNING = (ROOT / "tests" / "data" / "prose_calibration.toml", ROOT / "tests" / "prose" / "tuning" / "answers.toml")
-ABSENT = [round(0.25 + 0.05 * i, 2) for i in range(7)]         # 0.25 .. 0.55
-PRESENT = [round(0.60 + 0.05 * i, 2) for i in range(7)]        # 0.60 .. 0.90
-BUCKETS = [(0.0, 1e-9), (1e-9, 0.25 + 1e-9), (0.25 + 1e-9, 0.5 + 1e-9), (0.5 + 1e-9, 1.01)]
+FULL = [1.0, 0.95, 0.9, 0.85, 0.8]
+PARTIAL = [0.25, 0.3]
+ABSENT = [0.3, 0.4, 0.5]
+PRESENT = [0.6, 0.75, 0.85]
+GAMED = ("keyword_stuffed", "negated", "wrong", "wrong_pairing")
+CORRECT = ("right_textbook", "right_own_words", "right_unusual_words", "misspelled")
 
 
-def _rows() -> list[dict]:
+def _apply(full: float, partial: float, absent: float, present: float) -> None:
+    scoring.FULL_CREDIT_AT, scoring.PARTIAL_ABOVE = full, partial
+    scoring.ABSENT_BELOW, scoring.PRESENT_FROM = absent, present
+
+
+def _verdicts(answers: list[dict]) -> dict[tuple, list[tuple[dict, scoring.ProseScore]]]:
+    """Every answer scored and routed under every setting."""
     bank = default_bank()
-    rows = []
-    for path in TUNING:
-        if not path.exists():
-            continue
-        for answer in load_calibration(path):
-            question = bank.question(answer["question"])
-            rubric, units = rubric_score(question, answer["text"])
-            semantic = semantic_score(question, units)
-            rows.append({"label": answer["label"], "rubric": rubric.fraction, "score": rubric,
-                         "semantic": semantic, "sure": not rubric.review_reasons and "empty" not in rubric.flags,
-                         "empty": "empty" in rubric.flags})
-    return rows
+    semantic: list = []
+    verdicts: dict[tuple, list] = {}
+    for full, partial in itertools.product(FULL, PARTIAL):
+        _apply(full, partial, ABSENT[0], PRESENT[-1])
+        rubric = [scoring.rubric_score(bank.question(a["question"]), a["text"]) for a in answers]
+        if not semantic:
+            semantic = [semantic_score(bank.question(a["question"]), units) for a, (_, units) in zip(answers, rubric)]
+        for absent, present in itertools.product(ABSENT, PRESENT):
+            _apply(full, partial, absent, present)
+            verdicts[(full, partial, absent, present)] = [
+                (a, r if "empty" in r.flags else scoring.routed(r, s))
+                for a, (r, _), s in zip(answers, rubric, semantic)]
+    return verdicts
 
 
-def _routed(row: dict, absent_below: float, present_from: float) -> tuple[bool, float]:
-    """(auto-accepted, share of key-point weight the signals disagree on) of one row under one setting."""
-    if row["empty"]:
-        return True, 0.0
-    share, _ = disagreement(row["score"], row["semantic"], absent_below, present_from)
-    return row["sure"] and share <= AGREEMENT_TOLERANCE, share
+def _within(row: tuple[dict, scoring.ProseScore]) -> bool:
+    answer, score = row
+    return abs(nearest_grade(score.fraction) - answer["label"]) <= 0.25 + 1e-9
 
 
-def _within(row: dict) -> bool:
-    return abs(nearest_grade(row["rubric"]) - row["label"]) <= 0.25 + 1e-9
+def _figures(rows: list[tuple[dict, scoring.ProseScore]]) -> tuple[float, float, int, int]:
+    """(auto share, auto within 0.25, gamed auto above 0.25, right auto below 0.75)."""
+    auto = [row for row in rows if not row[1].needs_review]
+    gamed = sum(1 for a, s in auto if a["kind"] in GAMED and a["label"] <= 0.25 and s.fraction > 0.25 + 1e-9)
+    right = sum(1 for a, s in auto if a["kind"] in CORRECT and a["label"] >= 1.0 and s.fraction < 0.75 - 1e-9)
+    return len(auto) / max(1, len(rows)), sum(map(_within, auto)) / max(1, len(auto)), gamed, right
 
 
-def _figures(rows: list[dict], setting: tuple[float, float]) -> tuple[float, float]:
-    """(auto-accepted share, share of those within 0.25) of ``rows`` under ``setting``."""
-    auto = [row for row in rows if _routed(row, *setting)[0]]
-    return len(auto) / max(1, len(rows)), sum(_within(r) for r in auto) / max(1, len(auto))
+def _choose(verdicts: dict[tuple, list], keep: set[int], min_share: float) -> tuple:
+    """The setting that, on the answers in ``keep``, is most reliable while accepting ``min_share``."""
+    scored = []
+    for setting, rows in verdicts.items():
+        share, within, gamed, right = _figures([row for i, row in enumerate(rows) if i in keep])
+        scored.append((share >= min_share, within, -gamed - right, share, setting))
+    return max(scored)[-1]
 
 
-def _choose(rows: list[dict], target: float, min_share: float) -> tuple[float, float]:
-    """The setting that auto-accepts most while its auto-accepted answers meet ``target``; when none
-    does, the most reliable one that still auto-accepts ``min_share`` (ties: the more answers)."""
-    figures = {(a, p): _figures(rows, (a, p)) for a, p in itertools.product(ABSENT, PRESENT)}
-    meeting = [(share, a, -p) for (a, p), (share, within) in figures.items() if within >= target]
-    if meeting:
-        share, a, p = max(meeting)
-        return a, -p
-    enough = [(within, share, a, -p) for (a, p), (share, within) in figures.items() if share >= min_share]
-    _, _, a, p = max(enough) if enough else max((w, s, a, -p) for (a, p), (s, w) in figures.items())
-    return a, -p
+def _route(score: scoring.ProseScore) -> str:
+    if "empty" in score.flags:
+        return "empty"
+    if not score.needs_review:
+        return "auto-accepted"
+    reasons = score.review_reasons
+    if all(r.startswith("partial credit") for r in reasons):
+        return "partial credit only"
+    if all(r.startswith(("partial credit", "the rubric and the semantic")) for r in reasons):
+        return "signals disagree"
+    return "rubric unsure or suspicious"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--target", type=float, default=0.95, help="agreement required of auto-accepted answers")
-    parser.add_argument("--min-share", type=float, default=0.50,
-                        help="when no setting meets the target: the least share to auto-accept")
+    parser.add_argument("--min-share", type=float, default=0.50, help="the least share to auto-accept")
     args = parser.parse_args(argv)
 
-    rows = _rows()
-    print(f"Tuning sets: {len(rows)} answers ({', '.join(p.name for p in TUNING if p.exists())})")
-    order = list(range(len(rows)))
+    answers = [a for path in TUNING if path.exists() for a in load_calibration(path)]
+    print(f"Tuning sets: {len(answers)} answers ({', '.join(p.name for p in TUNING if p.exists())})")
+    verdicts = _verdicts(answers)
+    order = list(range(len(answers)))
     random.Random(7).shuffle(order)
-    folds = [order[i::args.folds] for i in range(args.folds)]
-    auto_n = auto_ok = 0
+    folds = [set(order[i::args.folds]) for i in range(args.folds)]
+    tested: list[tuple[dict, scoring.ProseScore]] = []
     print(f"\n{args.folds}-fold cross-validation (chosen on the other folds, measured on the fold)")
     for k, fold in enumerate(folds):
-        train = [rows[i] for i in order if i not in set(fold)]
-        test = [rows[i] for i in fold]
-        setting = _choose(train, args.target, args.min_share)
-        auto = [row for row in test if _routed(row, *setting)[0]]
-        auto_n += len(auto)
-        auto_ok += sum(_within(r) for r in auto)
-        print(f"  fold {k + 1}: absent below {setting[0]:.2f}, present from {setting[1]:.2f}  "
-              f"auto {len(auto) / max(1, len(test)):4.0%}  auto within 0.25 "
-              f"{sum(_within(r) for r in auto) / max(1, len(auto)):4.0%}")
-    print(f"  overall: auto {auto_n / len(rows):4.0%}, auto within 0.25 {auto_ok / max(1, auto_n):4.0%}")
+        setting = _choose(verdicts, set(range(len(answers))) - fold, args.min_share)
+        rows = [row for i, row in enumerate(verdicts[setting]) if i in fold]
+        tested.extend(rows)
+        share, within, gamed, right = _figures(rows)
+        print(f"  fold {k + 1}: full credit at {setting[0]:.2f}, partial above {setting[1]:.2f}, "
+              f"absent below {setting[2]:.2f}, present from {setting[3]:.2f}: auto {share:4.0%}, "
+              f"within 0.25 {within:4.0%}, gamed {gamed}, right too low {right}")
+    share, within, gamed, right = _figures(tested)
+    print(f"  overall: auto {share:4.0%}, auto within 0.25 {within:4.0%}, "
+          f"gamed auto-accepted above 0.25: {gamed}, right auto-accepted below 0.75: {right}")
 
-    setting = _choose(rows, args.target, args.min_share)
+    setting = _choose(verdicts, set(range(len(answers))), args.min_share)
+    rows = verdicts[setting]
     print("\nReliability table on all tuning answers (setting chosen on all of them)")
-    print("  rubric sure, key-point weight the signals disagree on    n    within 0.25")
-    names = ["none", "up to a quarter", "a quarter to a half", "more than a half"]
-    for name, (low, high) in zip(names, BUCKETS):
-        bucket = [r for r in rows if r["sure"] and low <= _routed(r, *setting)[1] < high]
-        share = sum(_within(r) for r in bucket) / max(1, len(bucket))
-        print(f"    {name:<51} {len(bucket):4d}    {share:4.0%}")
-    unsure = [r for r in rows if not r["sure"] and not r["empty"]]
-    print(f"  rubric unsure{'':<44} {len(unsure):4d}    {sum(_within(r) for r in unsure) / max(1, len(unsure)):4.0%}")
-    share, within = _figures(rows, setting)
+    print(f"  {'route':<30} {'n':>4}   within 0.25")
+    for route in ("auto-accepted", "partial credit only", "signals disagree", "rubric unsure or suspicious"):
+        bucket = [row for row in rows if _route(row[1]) == route]
+        print(f"  {route:<30} {len(bucket):4d}   {sum(map(_within, bucket)) / max(1, len(bucket)):4.0%}")
+    share, within, gamed, right = _figures(rows)
     print(f"\nChosen on all tuning answers: auto {share:.0%}, auto within 0.25 {within:.0%}")
     print("Copy into grader/prose/calibration.py:")
-    print(f"  ABSENT_BELOW = {setting[0]:.2f}\n  PRESENT_FROM = {setting[1]:.2f}")
+    print(f"  FULL_CREDIT_AT = {setting[0]:.2f}\n  PARTIAL_ABOVE = {setting[1]:.2f}\n"
+          f"  ABSENT_BELOW = {setting[2]:.2f}\n  PRESENT_FROM = {setting[3]:.2f}")
     return 0
 
 

@@ -120,3 +120,49 @@ def test_bank_rejects_an_unknown_subject_and_bad_examples():
     data["prose"]["key_points"][0]["examples"] = ["fine", 3]
     with pytest.raises(BankError, match="examples"):
         parse_question(data, "q9.toml")
+
+
+def test_a_universal_with_an_exception_is_not_the_universal(bank):
+    q3 = bank.question("Q3")
+    score = score_answer(q3, "Seq-to-seq: return_sequences=True on all recurrent layers except the top one. "
+                             "Seq-to-vector: return_sequences=True on every recurrent layer including the top one.")
+    assert score.point("seq2seq_every_layer").status != "met"
+    assert score.fraction <= 0.3
+
+
+def test_a_list_of_names_states_no_key_point_but_a_shape_is_not_a_list(bank):
+    q6, q2 = bank.question("Q6"), bank.question("Q2")
+    salad = score_answer(q6, "The LSTM cell is all about gates, states, sigmoids, tanh functions, weights, biases, "
+                             "inputs and outputs, long-term and short-term memory, and the forget, input and output gates.")
+    assert "keyword_list" in salad.flags and salad.needs_review and salad.fraction <= 0.25
+    shape = score_answer(q2, q2.answer)
+    assert "keyword_list" not in shape.flags and not shape.needs_review
+
+
+def test_partial_credit_goes_to_a_person_and_clear_verdicts_do_not(bank):
+    q5 = bank.question("Q5")
+    partial = score_answer(q5, "Gradients vanish or explode when they are propagated back through many time steps, "
+                               "so training becomes unstable; gradient clipping helps.")
+    assert 0.3 < partial.fraction < 0.75
+    assert any(r.startswith("partial credit") for r in partial.review_reasons)
+    full = score_answer(q5, q5.answer)
+    assert full.fraction == 1.0 and not full.needs_review
+
+
+def test_full_credit_does_not_hang_on_one_minor_point(bank):
+    from grader.prose.calibration import FULL_CREDIT_AT
+
+    q6 = bank.question("Q6")
+    minor = next(p for p in q6.key_points if p.id == "keras_weight_layout")
+    total = sum(p.weight for p in q6.key_points)
+    assert (total - minor.weight) / total >= FULL_CREDIT_AT
+    without = "\n".join(line for line in q6.answer.splitlines() if "kernel" not in line and "Keras" not in line)
+    score = score_answer(q6, without)
+    assert score.point(minor.id).status == "missed"
+    assert score.fraction == 1.0
+
+
+def test_a_word_that_stems_like_a_negation_is_not_one(bank):
+    q1 = bank.question("Q1")
+    score = score_answer(q1, "A sequence-to-sequence RNN can tag the notes of a melody at each time step.")
+    assert not any(p.note == "only stated negated" for p in score.points)

@@ -15,3 +15,11 @@ PRESENT_FROM = 0.85
 # Auto-accept only when the key points the two signals judge oppositely weigh at most this share
 # (the "disagree by more than a quarter"; fixed, not tuned).
 AGREEMENT_TOLERANCE = 0.25
+# Partial credit strictly between these fractions is always decided by a person: on the tuning
+# sets nearly every auto-accepted error (a wrong answer given some credit, a right one in
+# unusual words given too little) lies there.
+PARTIAL_ABOVE = 0.30
+PARTIAL_BELOW = 0.75
+# The share of the rubric's key-point weight that earns full credit: a fair instructor does not
+# withhold full marks for one minor point.
+FULL_CREDIT_AT = 0.85

@@ -56,10 +56,17 @@ def occurrences(unit: Unit, alternative: Alternative) -> list[tuple[int, int]]:
     stems = unit.stems
     spans = [(i, i + n) for i in unit.index.get(alternative[0], ()) if stems[i:i + n] == alternative]
     if n == 1 and len(alternative[0]) >= 7:
-        for stem, positions in unit.index.items():
-            if stem != alternative[0] and stem.startswith(alternative[0]) and "_" not in stem and "=" not in stem:
-                spans.extend((i, i + 1) for i in positions)
+        spans.extend((i, i + 1) for i in unit.prefixed(alternative[0]))
     return spans
+
+
+def _whole_unit_negation_end(unit: Unit) -> int:
+    """Where the first "it is not true that ..." of ``unit`` ends (a large number when there is none)."""
+    if unit.whole_negation_end is None:
+        ends = [at + len(phrase) for phrase in _WHOLE_UNIT_NEGATIONS
+                if (at := has_sequence(unit.raws, phrase)) >= 0]
+        unit.whole_negation_end = min(ends, default=1 << 30)
+    return unit.whole_negation_end
 
 
 def _match_phrasing(unit: Unit, phrasing: Phrasing, limit: int = 24) -> list[tuple[int, ...]]:
@@ -119,9 +126,8 @@ def _classify(unit: Unit, positions: tuple[int, ...]) -> MatchKind:
     first, last = positions[0], positions[-1]
     if unit.hedged:
         return "hedged"
-    for phrase in _WHOLE_UNIT_NEGATIONS:
-        if has_sequence(unit.raws, phrase, 0, first) >= 0:
-            return "negated"
+    if _whole_unit_negation_end(unit) <= first:
+        return "negated"
     covered = set(positions)
     kind: MatchKind = "clean"
     for cue, scope_end in unit.cues:

@@ -15,19 +15,34 @@ and matches every phrasing of the rubric
 * ``missed``: nothing states it, or every statement of it is negated ("you do
   not need ...", "it is not true that ...", "every layer except the top ...").
 
+Claims, not co-occurring words. Where the rubric declares subjects (the RNN
+families, the gates, convolutional vs recurrent layers), a match counts for
+the subject it is said of (:mod:`grader.prose.attribution`): a key point
+stated of the wrong subject is a ``swapped:<point>`` contradiction, and a match
+whose words belong to two statements is dropped. Words picked out of an
+enumeration ("gates, states, sigmoids, tanh ...") that names three or more key
+points state none of them; words that state a known-wrong claim do not also
+state a key point.
+
 Contradictions are ``present`` / ``uncertain`` / ``absent`` the same way; a
 negated contradiction is absent. ``fraction`` is the weighted share of met key
-points (uncertain ones count half) minus the penalties of present
-contradictions (half for uncertain ones), clipped to [0, 1]. An answer that is
-mostly keyword lists (word salad) earns nothing from its lists and at most
-:data:`STUFFED_CAP`.
+points (uncertain ones count half), where reaching
+:data:`~grader.prose.calibration.FULL_CREDIT_AT` of the weight is full credit,
+minus the penalties of present contradictions (half for uncertain ones),
+clipped to [0, 1]. An answer that is mostly keyword lists (word salad) earns
+nothing from its lists and at most :data:`STUFFED_CAP`.
 
-Routing. An answer is auto-accepted (``needs_review`` False) only when every
-key point is clearly met or clearly missed, no contradiction is uncertain and
-nothing looks suspicious: keyword stuffing, a denied key point, an answer too
-short to judge or much longer than usual, or a low score for an answer whose
-wording the rubric mostly does not know (right ideas in unusual words are
-what keyword rubrics miss). ``review_reasons`` says which.
+Routing. :func:`rubric_score` gives the rubric's own review reasons: an
+uncertain key point that could move the grade band, an uncertain
+contradiction, keyword stuffing, a keyword list, a swapped pairing, a denied
+key point, an answer too short to judge or much longer than usual, one
+sentence carrying four key points, or a low score for an answer whose wording
+the rubric mostly does not know. :func:`routed` adds the second signal
+(:mod:`grader.prose.semantic`) and two more: partial credit (between
+``PARTIAL_ABOVE`` and ``PARTIAL_BELOW``) is for a person, and so is an answer
+on which the two signals judge key points weighing more than a quarter
+oppositely. The thresholds are calibrated on the tuning sets
+(:mod:`grader.prose.calibration`). ``review_reasons`` says which applied.
 
 :func:`prose_results` turns a score into the shared
 :class:`~grader.core.results.CheckResult` shape (task ``q3_prose``, check
@@ -44,7 +59,8 @@ from typing import Any, Literal
 from grader.core.bank import Question
 from grader.core.results import ERROR, FAILED, CheckResult
 from grader.prose.answers import ANSWERS_FILE
-from grader.prose.calibration import ABSENT_BELOW, AGREEMENT_TOLERANCE, PRESENT_FROM
+from grader.prose.calibration import (ABSENT_BELOW, AGREEMENT_TOLERANCE, FULL_CREDIT_AT, PARTIAL_ABOVE,
+                                      PARTIAL_BELOW, PRESENT_FROM)
 from grader.prose.attribution import attributed_subject, coherent, running_subjects, subject_mentions
 from grader.prose.matching import Match, find_matches, occurrences, split_match
 from grader.prose.rubric import Phrasing, Rubric, compiled_rubric
@@ -73,6 +89,8 @@ STUFFED_CAP = 0.25
 # per point is a list in disguise; what it states counts as uncertain.
 CROWDED_POINTS = 4
 CROWDED_TOKENS_PER_POINT = 6
+# An enumeration whose items match this many key points is a keyword list.
+ENUMERATED_POINTS = 3
 # A sentence that is the only evidence for this many met key points goes to review.
 DENSE_EVIDENCE = 4
 # Longer than any real sentence: a run-on that can "state" anything.
@@ -230,6 +248,20 @@ def _mentions_rubric(units: list[Unit], rubric: Rubric) -> bool:
               for unit in units)
 
 
+def _settled(points: list[PointScore], contradictions: list[ContradictionScore], total_weight: float) -> bool:
+    """Whether the uncertain key points cannot move the answer out of full or no credit.
+
+    Counted all met and all missed, the fraction stays at or above ``PARTIAL_BELOW`` (or at or
+    below ``PARTIAL_ABOVE``) either way: a person would not change the grade band.
+    """
+    penalty = sum(c.penalty * c.share for c in contradictions)
+    sure = sum(p.weight for p in points if p.status == "met")
+    open_weight = sum(p.weight for p in points if p.status == "uncertain")
+    low = max(0.0, min(1.0, sure / total_weight / FULL_CREDIT_AT) - penalty)
+    high = max(0.0, min(1.0, (sure + open_weight) / total_weight / FULL_CREDIT_AT) - penalty)
+    return low >= PARTIAL_BELOW or high <= PARTIAL_ABOVE
+
+
 def _first_words(text: str, limit: int) -> str:
     """``text`` cut after its ``limit``-th word."""
     for count, match in enumerate(re.finditer(r"\w+", text), start=1):
@@ -272,6 +304,30 @@ def _crowded_units(units: list[Unit], point_matches: list[list[Match]]) -> set[i
 
 # A statement of one subject's key point made about another ("captioning is sequence-to-vector").
 SWAP_PENALTY = 0.25
+
+
+def _unlisted(units: list[Unit], point_matches: list[list[Match]]) -> tuple[list[list[Match]], list[int]]:
+    """Drop matches that only pick names out of an enumeration covering several key points.
+
+    "It is all about gates, states, sigmoids, tanh, weights and the forget, input and output
+    gates" names the parts of three key points and states none. An enumeration that matches
+    fewer than :data:`ENUMERATED_POINTS` key points is left alone: listing the remedies is a claim.
+    Returns the matches kept and the indices of the key points that lost one.
+    """
+    def in_list(m: Match) -> bool:    # every matched word but at most one is a list item
+        inside = units[m.unit].enumerated
+        return bool(inside) and sum(p not in inside for p in m.positions) <= 1 < len(m.positions)
+
+    listed: dict[int, set[int]] = {}
+    for index, matches in enumerate(point_matches):
+        for m in matches:
+            if in_list(m):
+                listed.setdefault(m.unit, set()).add(index)
+    crowded = {unit for unit, indices in listed.items() if len(indices) >= ENUMERATED_POINTS}
+    if not crowded:
+        return point_matches, []
+    kept = [[m for m in matches if not (m.unit in crowded and in_list(m))] for matches in point_matches]
+    return kept, sorted({index for unit in crowded for index in listed[unit]})
 
 
 def _coherent(units: list[Unit], matches: list[Match], mentions: list[list[tuple[int, int, str]]]) -> list[Match]:
@@ -359,7 +415,9 @@ def disagreement(rubric: ProseScore, semantic: SemanticScore, absent_below: floa
 def routed(rubric: ProseScore, semantic: SemanticScore) -> ProseScore:
     """``rubric`` with the semantic signal attached, sent to review when the two disagree by more than a quarter."""
     reasons = list(rubric.review_reasons)
-    share, ids = disagreement(rubric, semantic)
+    if PARTIAL_ABOVE < rubric.fraction < PARTIAL_BELOW:
+        reasons.append(f"partial credit ({rubric.fraction:.2f}) is for a person to confirm")
+    share, ids = disagreement(rubric, semantic, ABSENT_BELOW, PRESENT_FROM)
     if share > AGREEMENT_TOLERANCE:
         reasons.append(f"the rubric and the semantic signal disagree on {', '.join(ids)} "
                        f"(rubric {rubric.fraction:.2f}, semantic {semantic.fraction:.2f})")
@@ -382,6 +440,7 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
     point_matches = [_coherent(units, find_matches(units, phrasings, skip_list_like=False), mentions)
                      for _, _, phrasings in rubric.points]
     point_matches, swaps = _attribute(units, rubric, point_matches, mentions)
+    point_matches, enumerated = _unlisted(units, point_matches)
     ignored = {i for i, u in enumerate(units) if u.list_like} if stuffed else set()
     crowded = _crowded_units(units, point_matches)
 
@@ -406,18 +465,18 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
                     if not any(unit == m.unit and len(spots & set(m.positions)) >= 2 for unit, spots in wrong)]
             if len(kept) != len(point_matches[index]) and points[index].status != "missed":
                 status, evidence, note = _judge_point(units, phrasings, kept, ignored=ignored, weak=crowded)
-                points[index] = PointScore(pid, status, evidence, note or "its sentence states a contradiction",
+                points[index] = PointScore(pid, status, evidence, note,
                                            weight=weight)
 
     total_weight = sum(p.weight for p in points) or 1.0
-    fraction = sum(p.weight * p.share for p in points) / total_weight
+    fraction = min(1.0, sum(p.weight * p.share for p in points) / total_weight / FULL_CREDIT_AT)
     fraction -= sum(c.penalty * c.share for c in contradictions)
-    fraction = min(1.0, max(0.0, fraction))
+    fraction = max(0.0, fraction)
 
     flags: list[str] = []
     reasons: list[str] = []
     uncertain = [p.id for p in points if p.status == "uncertain"]
-    if uncertain:
+    if uncertain and not _settled(points, contradictions, total_weight):
         reasons.append(f"uncertain: {', '.join(uncertain)}")
     doubtful = [c.id for c in contradictions if c.status == "uncertain"]
     if doubtful:
@@ -452,6 +511,10 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
     if carried and max(carried.values()) >= DENSE_EVIDENCE:
         flags.append("dense_sentence")
         reasons.append(f"one sentence carries {max(carried.values())} key points")
+    if enumerated:
+        flags.append("keyword_list")
+        reasons.append(f"names {len(enumerated)} key points in a list without stating them: "
+                       + ", ".join(rubric.points[i][0] for i in enumerated))
     denied = [p.id for p in points if p.note == "only stated negated"]
     if denied:
         flags.append("denies_key_point")

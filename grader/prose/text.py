@@ -168,6 +168,7 @@ class _Token:
     raw: str       # lowercased word as written (contractions expanded, misspellings fixed)
     stem: str      # what phrasings are compared against
     clause: int    # index of the clause inside its unit, for negation scope
+    item: bool = False   # its clause follows a comma outside brackets: a possible list item
 
 
 _RS_RE = re.compile(r"\breturn[_ ]?sequences?\s*(?:=|:)\s*(true|false)\b")
@@ -241,14 +242,19 @@ def normalise(text: str) -> list[str]:
 def _tokens(unit: str, vocabulary: "Vocabulary | None") -> list[_Token]:
     tokens: list[_Token] = []
     cleaned = clean(unit)
-    pieces = _CLAUSE_SPLIT_RE.split(cleaned)
-    clause = 0
-    for piece in pieces:
+    pieces = re.split(f"({_CLAUSE_SPLIT_RE.pattern})", cleaned)
+    clause = depth = 0
+    after_comma = False
+    for index, piece in enumerate(pieces):
+        if index % 2:               # a separator
+            depth = max(0, depth + (piece in "([{") - (piece in ")]}"))
+            after_comma = piece == "," and depth == 0
+            continue
         words = canonical(split_words(piece), vocabulary)
         for word in words:
             if word in _CLAUSE_WORDS and tokens and tokens[-1].clause == clause:
                 clause += 1
-            tokens.append(_Token(word, stem(word), clause))
+            tokens.append(_Token(word, stem(word), clause, after_comma and depth == 0))
         clause += 1
     return tokens
 
@@ -313,7 +319,8 @@ _BULLET_RE = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)]|[a-z][.)])\s+", re.IGNOREC
 class Unit:
     """One sentence, bullet line or code line, tokenised once with what matching needs."""
 
-    __slots__ = ("text", "tokens", "is_code", "list_like", "stems", "raws", "index", "cues", "hedged")
+    __slots__ = ("text", "tokens", "is_code", "list_like", "stems", "raws", "index", "cues", "hedged", "enumerated",
+                 "whole_negation_end", "_prefixed")
 
     def __init__(self, text: str, tokens: tuple[_Token, ...], is_code: bool, list_like: bool = False) -> None:
         self.text = text
@@ -327,13 +334,55 @@ class Unit:
             self.index.setdefault(stem, []).append(position)
         self.cues = _negation_cues(tokens, self.raws)
         self.hedged = any(has_sequence(self.raws, hedge) >= 0 for hedge in _HEDGES)
+        self.enumerated = _enumerated(tokens)
+        self.whole_negation_end: int | None = None      # filled in by matching, once
+        self._prefixed: dict[str, tuple[int, ...]] = {}
+
+    def prefixed(self, prefix: str) -> tuple[int, ...]:
+        """Positions of the words that extend ``prefix`` ("translat" -> "translation"), not identifiers."""
+        if prefix not in self._prefixed:
+            self._prefixed[prefix] = tuple(i for stem, positions in self.index.items()
+                                           if stem != prefix and stem.startswith(prefix)
+                                           and "_" not in stem and "=" not in stem for i in positions)
+        return self._prefixed[prefix]
 
     @classmethod
     def joined(cls, first: "Unit", second: "Unit") -> "Unit":
         """Two neighbouring units read as one, their clauses kept apart."""
         offset = 1 + max((t.clause for t in first.tokens), default=0)
-        tokens = first.tokens + tuple(_Token(t.raw, t.stem, t.clause + offset) for t in second.tokens)
+        tokens = first.tokens + tuple(_Token(t.raw, t.stem, t.clause + offset, t.item) for t in second.tokens)
         return cls(f"{first.text} / {second.text}", tokens, first.is_code and second.is_code)
+
+
+# An enumeration: at least this many comma-separated items in a row, each a few words with no verb.
+ENUMERATION_ITEMS = 5
+ENUMERATION_ITEM_TOKENS = 5
+
+
+def _enumerated(tokens: tuple[_Token, ...]) -> frozenset[int]:
+    """Positions of the tokens inside an enumeration ("gates, states, sigmoids, tanh and weights").
+
+    Items are separated by commas outside brackets: a shape ``[batch, time steps, features]``
+    or a parenthesis ``(SimpleRNN, LSTM, GRU)`` is not a keyword list.
+    """
+    clauses: dict[int, list[int]] = {}
+    for position, token in enumerate(tokens):
+        clauses.setdefault(token.clause, []).append(position)
+    inside: set[int] = set()
+    run: list[list[int]] = []
+    for clause in sorted(clauses) + [None]:
+        positions = clauses.get(clause, []) if clause is not None else []
+        words = [tokens[p].raw for p in positions if tokens[p].raw not in FUNCTION_WORDS]
+        item = clause is not None and 0 < len(words) <= ENUMERATION_ITEM_TOKENS \
+            and not any(tokens[p].raw in VERBS for p in positions) \
+            and (not run or tokens[positions[0]].item)     # items after the first follow a comma
+        if item:
+            run.append(positions)
+            continue
+        if len(run) >= ENUMERATION_ITEMS - 1:      # the last item often shares its clause ("x and y")
+            inside.update(p for item_positions in run for p in item_positions)
+        run = []
+    return frozenset(inside)
 
 
 def has_sequence(raws: tuple[str, ...], phrase: tuple[str, ...], start: int = 0, stop: int | None = None) -> int:
