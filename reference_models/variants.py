@@ -46,9 +46,11 @@ def q1_seq2seq_no_recurrence():
     return _seq("v", (None, FEATURES), L.Conv1D(8, 3, padding="causal"), L.Dense(OUTPUTS))
 
 
-def q1_seq2vec_top_returns_sequences_pooled():
+def q1_seq2vec_pooled_over_features():
+    # channels_first pools the last axis: the features, not the time steps; (batch, T) goes on.
     _, L = _k()
-    return _seq("v", (None, FEATURES), L.GRU(8, return_sequences=True), L.GlobalAveragePooling1D(), L.Dense(OUTPUTS))
+    return _seq("v", (12, FEATURES), L.GRU(8, return_sequences=True),
+                L.GlobalAveragePooling1D(data_format="channels_first"), L.Dense(OUTPUTS))
 
 
 def q1_seq2vec_outputs_sequence():
@@ -206,7 +208,7 @@ def lstm_step(x, state, kernel, recurrent_kernel, bias):
 VARIANTS: tuple[Variant, ...] = (
     Variant("q1_seq2seq", "top_returns_vector", frozenset({"top_returns_sequences", "output_shape"}), q1_seq2seq_top_returns_vector),
     Variant("q1_seq2seq", "no_recurrence", frozenset({"top_returns_sequences"}), q1_seq2seq_no_recurrence),
-    Variant("q1_seq2vec", "top_returns_sequences_pooled", frozenset({"seq2vec_return_sequences"}), q1_seq2vec_top_returns_sequences_pooled),
+    Variant("q1_seq2vec", "pooled_over_features", frozenset({"seq2vec_return_sequences"}), q1_seq2vec_pooled_over_features),
     Variant("q1_seq2vec", "outputs_sequence", frozenset({"seq2vec_return_sequences", "output_shape"}), q1_seq2vec_outputs_sequence),
     Variant("q1_vec2seq", "returns_vector", frozenset({"top_returns_sequences", "output_shape"}), q1_vec2seq_returns_vector),
     Variant("q1_vec2seq", "dense_reshape", frozenset({"top_returns_sequences"}), q1_vec2seq_dense_reshape),

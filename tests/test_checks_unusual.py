@@ -32,8 +32,8 @@ VERDICTS: dict[str, dict[str, str]] = {
     "q1_seq2vec__bidirectional.keras": {},
     "q1_seq2vec__rnn_gru_cell.keras": {},
     "q1_seq2vec__last_step_slice.keras": {},
-    "q1_seq2vec__wrong_bidirectional_top_sequences.keras": {
-        "seq2vec_return_sequences": "layer 1 'bidirectional' (Bidirectional(LSTM)) has return_sequences=True"},
+    # Pooling over time after the top recurrent layer is sequence-to-vector by data flow (q1, q8).
+    "q1_seq2vec__bidirectional_pooled_over_time.keras": {},
     "q1_seq2vec__wrong_first_step_slice.keras": {
         "seq2vec_return_sequences": "layer 1 'gru' (GRU) has return_sequences=True"},
     "q1_seq2vec__wrong_bidirectional_last_step_slice.keras": {
@@ -102,7 +102,8 @@ VERDICTS: dict[str, dict[str, str]] = {
     "q8_video_classifier__bidirectional_softmax_layer.keras": {},
     "q8_video_classifier__k2_time_distributed_cnn.h5": {},
     "q8_video_classifier__k2_time_distributed_cnn.keras": {},
-    "q8_video_classifier__wrong_nested_sequence_output.keras": {"video_frontend": "layer 3 'lstm' (LSTM) has return_sequences=True"},
+    "q8_video_classifier__nested_sequence_pooled_over_time.keras": {},
+    "q8_video_classifier__wrong_nested_per_frame_output.keras": {"video_frontend": "layer 3 'lstm' (LSTM) has return_sequences=True"},
 }
 
 # Legitimate models a check misjudges, as strict xfails that flip to failures (XPASS) once the check is fixed.
@@ -264,8 +265,8 @@ def test_video_top_reduced_to_its_last_step_is_a_vector(bank, step, status):
         assert "layer 4 'get_item' (GetItem) keeps step 0 (h[:, 0])" in outcome.message
 
 
-def test_slice_counts_only_when_it_is_all_that_reads_the_sequence(bank):
-    # The GRU's sequence also goes to pooling, so the model does use more than the last step.
+def test_slice_and_pooling_together_remove_time_but_deep_seq2vec_stays_strict(bank):
+    # The GRU's sequence goes to h[:, -1] and to pooling over time: every path drops the time axis.
     description = _desc(
         ("input", "InputLayer", {}), ("gru", "GRU", {"units": 8, "return_sequences": True}),
         ("get_item", "GetItem", {"time_step": -1}), ("pool", "GlobalAveragePooling1D", {}), ("add", "Add", {}),
@@ -274,8 +275,11 @@ def test_slice_counts_only_when_it_is_all_that_reads_the_sequence(bank):
                ("add", "dense")],
         outputs=["dense"])
     outcome = CHECKS["seq2vec_return_sequences"].run(Evidence(description=description), bank.task("q1_seq2vec"))
-    assert outcome.status == "failed"
-    assert outcome.message.startswith("layer 1 'gru' (GRU) has return_sequences=True")
+    assert outcome.status == "passed", outcome.message
+    strict = CHECKS["seq2vec_return_sequences"].run(Evidence(description=description), bank.task("q3_deep_seq2vec"))
+    assert strict.status == "failed"
+    assert strict.message.startswith("layer 1 'gru' (GRU) has return_sequences=True")
+    assert "this question is about return_sequences itself" in strict.message
 
 
 def test_lower_layer_reduced_to_its_last_step_fails_deep_seq2vec(bank):

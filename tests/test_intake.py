@@ -229,7 +229,7 @@ def test_folder_fifo_and_size_bounds(tmp_path):
     sub = read_submission(folder, limits=IntakeLimits(max_file_bytes=4096))
     assert "pipe.keras" not in sub.files and "big.bin" not in sub.files
     assert any("'pipe.keras': it is not a regular file" in p for p in sub.problems)
-    assert any("'big.bin': larger than the per-file limit" in p for p in sub.problems)
+    assert any("'big.bin': it is 5000 bytes, over the per-file limit of 4096 bytes" in p for p in sub.problems)
     with pytest.raises(IntakeError, match="more than 2 files"):
         read_submission(folder, limits=IntakeLimits(max_members=2))
 

@@ -11,6 +11,7 @@ from grader.checks.topology import (
     first_recurrent_layers,
     no_recurrent,
     returns_sequences,
+    time_removed_by,
     top_recurrent_layers,
     top_returning_sequences,
 )
@@ -20,6 +21,7 @@ from grader.static.description import (
     CONV2D_CLASSES,
     CONV3D_CLASSES,
     POOL1D_CLASSES,
+    Layer,
 )
 
 # Activations that do not saturate: inside a recurrence they let the state and
@@ -38,7 +40,7 @@ def conv1d_frontend(ev: Evidence, task: Any) -> Outcome:
     assert desc is not None
     firsts = first_recurrent_layers(desc)
     if not firsts:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     for first in firsts:
         upstream = desc.ancestors(first)
         convs = [layer for layer in desc.layers if layer.key in upstream and layer.class_name in CONV1D_CLASSES
@@ -77,7 +79,7 @@ def gradient_remedies(ev: Evidence, task: Any) -> Outcome:
     """At least two remedies for unstable gradients or short memory."""
     desc, recurrent = described(ev)
     if not recurrent:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     found: list[str] = []
     optimizer = desc.optimizer
     if optimizer is not None and optimizer.clips:
@@ -111,7 +113,7 @@ def bounded_recurrent_activation(ev: Evidence, task: Any) -> Outcome:
     """No recurrent layer uses a non-saturating activation inside its recurrence."""
     desc, recurrent = described(ev)
     if not recurrent:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     for layer in recurrent:
         activation = layer.activation or "linear"
         if activation in UNBOUNDED_ACTIVATIONS:
@@ -131,8 +133,13 @@ def video_frontend(ev: Evidence, task: Any) -> Outcome:
     conv_lstm = [layer for layer in desc.layers if layer.class_name in ("ConvLSTM2D", "ConvLSTM3D")]
     frame_convs = [layer for layer in desc.layers if layer.time_distributed and layer.class_name in CONV2D_CLASSES]
     tops = top_recurrent_layers(desc)
-    if conv_lstm and not any(returns_sequences(desc, layer) for layer in tops):
-        return Outcome.ok(f"{conv_lstm[0].label} convolves each frame inside the recurrence")
+    def collapsed(layer: Layer) -> bool:   # one vector per video: no sequence, or the time axis pooled away
+        return not returns_sequences(desc, layer) or time_removed_by(desc, layer) is not None
+
+    if conv_lstm and all(collapsed(layer) for layer in tops):
+        pooled = next((time_removed_by(desc, l) for l in tops if returns_sequences(desc, l)), None)
+        how = f" and {pooled.label} pools over time and space" if pooled else ""
+        return Outcome.ok(f"{conv_lstm[0].label} convolves each frame inside the recurrence{how}")
     if not frame_convs and not conv_lstm:
         return Outcome.fail("no per-frame CNN (Conv2D inside TimeDistributed) and no Conv3D layer: a video "
                             "classifier must extract features from the frames' pixels")
@@ -140,10 +147,12 @@ def video_frontend(ev: Evidence, task: Any) -> Outcome:
         return Outcome.fail(f"{frame_convs[0].label} is not followed by a recurrent layer: feed the per-frame "
                             "features to a sequence-to-vector RNN (e.g. LSTM with return_sequences=False), "
                             "or use Conv3D layers")
-    sequence_top = top_returning_sequences(desc, tops, "to classify the whole video the top recurrent layer "
-                                                       "must return one vector")
-    if sequence_top:
-        return sequence_top
+    if not all(collapsed(top) for top in tops):
+        sequence_top = top_returning_sequences(desc, [t for t in tops if not collapsed(t)],
+                                               "to classify the whole video the top recurrent layer must return "
+                                               "one vector, or its sequence must be pooled over time")
+        if sequence_top:
+            return sequence_top
     fed = [top for top in tops if desc.ancestors(top) & {conv.key for conv in frame_convs + conv_lstm}]
     if not fed:
         return Outcome.fail(f"{tops[0].label} does not read the per-frame CNN's features: put the recurrent layer "

@@ -7,6 +7,9 @@ from typing import Any
 from grader.checks.evidence import Evidence
 from grader.core.results import Outcome
 
+# Forecasting tasks that ask about RNNs: a forecaster without a recurrent layer answers another question.
+RNN_FORECAST_KINDS = frozenset({"forecaster", "stable_forecaster"})
+
 
 def forecast_accuracy(ev: Evidence, task: Any) -> Outcome:
     """Partial credit between the seasonal-naive and the reference MAE on held-out windows."""
@@ -17,6 +20,13 @@ def forecast_accuracy(ev: Evidence, task: Any) -> Outcome:
                              "a person will review this result", needs_review=True)
     if forecast.get("error"):
         return Outcome.fail(str(forecast["error"]))
+    desc = ev.description
+    if task.kind in RNN_FORECAST_KINDS and desc is not None and not desc.recurrent_layers():
+        measured = f" (its held-out MAE was {forecast['mae']:,.0f})" if "mae" in forecast else ""
+        return Outcome.fail("no accuracy credit: the model has no recurrent layer (SimpleRNN, LSTM or GRU), and this "
+                            f"question asks how an RNN forecasts the next 7 days{measured}; add a recurrent layer, "
+                            "or submit a purely convolutional model (WaveNet) for q7 instead",
+                            **{k: v for k, v in forecast.items() if k != "fraction"})
     if "fraction" not in forecast:
         return Outcome.error("the forecast was not evaluated", needs_review=True)
     fraction = float(forecast["fraction"])

@@ -13,6 +13,7 @@ from grader.checks.topology import (
     recurrent_above,
     returns_sequences,
     returns_vector_text,
+    time_removed_by,
     top_recurrent_layers,
     top_returning_sequences,
 )
@@ -23,7 +24,7 @@ def recurrent_layer(ev: Evidence, task: Any) -> Outcome:
     """At least one recurrent layer lies between the input and the output."""
     desc, recurrent = described(ev)
     if not recurrent:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     outputs = set(desc.outputs)
     connected = [layer for layer in recurrent if layer.key in outputs or desc.descendants(layer) & outputs]
     if not connected:
@@ -35,7 +36,7 @@ def stacked_recurrent_layers(ev: Evidence, task: Any) -> Outcome:
     """At least two recurrent layers, one feeding the other."""
     desc, recurrent = described(ev)
     if not recurrent:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     if len(recurrent) == 1:
         return Outcome.fail(f"only one recurrent layer ({recurrent[0].label}): a deep RNN stacks at least two, "
                             "each feeding the next")
@@ -56,7 +57,7 @@ def top_returns_sequences(ev: Evidence, task: Any) -> Outcome:
         if task.kind == "vec2seq":
             return Outcome.fail("no recurrent layer was found: a vector-to-sequence RNN repeats the input vector "
                                 "over time (RepeatVector) and runs a recurrent layer with return_sequences=True over it")
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     for layer in tops:
         if not returns_sequences(desc, layer):
             if task.kind == "vec2seq":
@@ -73,7 +74,7 @@ def seq2seq_return_sequences(ev: Evidence, task: Any) -> Outcome:
     """Every recurrent layer of a sequence-to-sequence stack returns sequences."""
     desc, recurrent = described(ev)
     if not recurrent:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     wrong = [layer for layer in recurrent if not returns_sequences(desc, layer)]
     if wrong:
         layer = wrong[0]
@@ -88,7 +89,7 @@ def seq2vec_return_sequences(ev: Evidence, task: Any) -> Outcome:
     """Every recurrent layer but the top returns sequences; the top returns a vector."""
     desc, recurrent = described(ev)
     if not recurrent:
-        return no_recurrent(task.kind)
+        return no_recurrent(task.kind, desc)
     tops = top_recurrent_layers(desc)
     top_keys = {layer.key for layer in tops}
     for layer in recurrent:
@@ -100,8 +101,17 @@ def seq2vec_return_sequences(ev: Evidence, task: Any) -> Outcome:
         return Outcome.fail(f"{layer.label} {returns_vector_text(desc, layer)} {feeds} {target}: every recurrent "
                             "layer below the top one must return sequences so the next one sees every time step "
                             f"(got {layer.shape_text(False)}, expected {layer.shape_text(True)})", layer=layer.name)
-    sequence_top = top_returning_sequences(desc, tops, "in a sequence-to-vector RNN the top recurrent layer "
-                                                       "must return only its last output")
+    pooled = [(top, time_removed_by(desc, top)) for top in tops if returns_sequences(desc, top)]
+    if getattr(task, "kind", "") == "seq2vec" and pooled and all(remover for _, remover in pooled):
+        top, remover = pooled[0]
+        return Outcome.ok(f"{top.label} returns sequences and {remover.label} removes the time axis: one vector "
+                          "per sequence")
+    why = "in a sequence-to-vector RNN the top recurrent layer must return only its last output"
+    if any(remover for _, remover in pooled):
+        remover = next(r for _, r in pooled if r)
+        why = (f"this question is about return_sequences itself, so although {remover.label} removes the time "
+               "axis, the top recurrent layer of a deep sequence-to-vector RNN must return only its last output")
+    sequence_top = top_returning_sequences(desc, tops, why)
     if sequence_top:
         return sequence_top
     top = tops[0]

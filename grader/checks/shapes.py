@@ -6,7 +6,7 @@ from typing import Any
 
 from grader.checks.evidence import Evidence
 from grader.checks.topology import shape_text
-from grader.core.contract import FORECAST_KINDS, HORIZON, SEQUENCE_KINDS, TASK_WORDS
+from grader.core.contract import FORECAST_KINDS, HORIZON, SEQUENCE_KINDS, TASK_MAPS, TASK_WORDS
 from grader.core.results import Outcome
 
 
@@ -15,7 +15,8 @@ def input_shape(ev: Evidence, task: Any) -> Outcome:
     desc = ev.description
     assert desc is not None
     if len(desc.input_shapes) > 1:
-        return Outcome.fail(f"the model has {len(desc.input_shapes)} inputs: this task feeds it a single input")
+        names = [layer.name for layer in desc.layers if layer.class_name == "InputLayer"]
+        return Outcome.fail(several_inputs(task.kind, len(desc.input_shapes), names))
     shape = desc.input_shape
     if shape is None:
         return Outcome.fail("the model was saved without an input shape: start it with keras.Input(shape=...) "
@@ -49,8 +50,19 @@ def input_shape(ev: Evidence, task: Any) -> Outcome:
     return Outcome.error(f"no input rule for task kind {kind!r}")
 
 
-def _probe_runs(ev: Evidence) -> tuple[list[dict], Outcome | None]:
+def several_inputs(kind: str, count: int, names: list[str]) -> str:
+    """The sentence for a model with ``count`` inputs (an encoder-decoder saved for training, say)."""
+    named = f" named {', '.join(names[:4])}" if names else ""
+    return (f"this task feeds the model one input; this model has {count} inputs{named}: submit the inference "
+            f"model that maps {TASK_MAPS.get(kind, 'the task input to its output')} (for an encoder-decoder, "
+            "wrap the encoder and the decoding loop in one model with a single input)")
+
+
+def _probe_runs(ev: Evidence, task: Any = None) -> tuple[list[dict], Outcome | None]:
     probe = ev.probe or {}
+    if probe.get("inputs", 1) != 1:
+        names = [str(n) for n in probe.get("input_names") or []]
+        return [], Outcome.fail(several_inputs(getattr(task, "kind", ""), int(probe["inputs"]), names))
     if probe.get("error"):
         return [], Outcome.fail(str(probe["error"]))
     if probe.get("outputs", 1) != 1:
@@ -63,7 +75,7 @@ def _probe_runs(ev: Evidence) -> tuple[list[dict], Outcome | None]:
 
 def output_shape(ev: Evidence, task: Any) -> Outcome:
     """A real forward pass gives the output shape the task demands."""
-    runs, problem = _probe_runs(ev)
+    runs, problem = _probe_runs(ev, task)
     if problem:
         return problem
     kind = task.kind
@@ -102,7 +114,7 @@ def output_shape(ev: Evidence, task: Any) -> Outcome:
 
 def probability_output(ev: Evidence, task: Any) -> Outcome:
     """Every output row is a probability distribution."""
-    runs, problem = _probe_runs(ev)
+    runs, problem = _probe_runs(ev, task)
     if problem:
         return problem
     for run in runs:

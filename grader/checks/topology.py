@@ -7,7 +7,8 @@ from typing import Any
 
 from grader.core.contract import TASK_WORDS
 from grader.core.results import Outcome
-from grader.static.description import Layer, ModelDescription
+from grader.static.description import CONV1D_CLASSES, Layer, ModelDescription
+from grader.static.output_shapes import ATTENTION_CLASSES, MERGE_CLASSES, SAME_SHAPE
 
 
 def shape_text(shape: Any) -> str:
@@ -60,6 +61,47 @@ def returns_sequences(desc: ModelDescription, layer: Layer) -> bool:
     return bool(layer.return_sequences) and not last_step_slices(desc, layer)
 
 
+# Readers that keep a sequence's time axis (they act per step or per feature), and those that remove it.
+_KEEPS_TIME = SAME_SHAPE | ATTENTION_CLASSES | MERGE_CLASSES | frozenset({"Dense", "EinsumDense", "Concatenate"})
+_TIME_POOLS = frozenset(f"Global{kind}{d}D" for kind in ("AveragePooling", "MaxPooling", "AvgPool", "MaxPool")
+                        for d in (1, 3))
+
+
+def time_removed_by(desc: ModelDescription, layer: Layer) -> Layer | None:
+    """The layer that removes the time axis of ``layer``'s sequence on every path to the output, or None.
+
+    The time axis goes with ``h[:, -1]``, a global pooling over time (``GlobalAveragePooling1D``, or
+    the 3-D variants over time and space after a ConvLSTM2D; not with ``data_format="channels_first"``,
+    which pools the features), or a Flatten of a fixed-length
+    sequence; layers acting per step or per feature (Dense, Dropout, normalisation, anything in
+    TimeDistributed), attention over the sequence and merges of sequences hand it on. Any other reader, or reaching the output first, keeps it.
+    """
+    fixed_length = any(l.is_input and l.batch_shape and len(l.batch_shape) >= 3 and l.batch_shape[1] is not None
+                       for l in desc.layers)
+    found: Layer | None = None
+    frontier, seen = [layer], set()
+    while frontier:
+        current = frontier.pop()
+        if current.key in seen:
+            continue
+        seen.add(current.key)
+        readers = readers_of(desc, current)
+        if current.key in desc.outputs or not readers:
+            return None
+        for reader in readers:
+            pools_time = reader.class_name in _TIME_POOLS and reader.config.get("data_format") != "channels_first"
+            # h[:, -1] of a Bidirectional layer is where its backward direction has seen one input.
+            last_step = reader.takes_last_step and not (current is layer and layer.bidirectional)
+            if last_step or pools_time or \
+                    (reader.class_name == "Flatten" and fixed_length and not reader.time_distributed):
+                found = found or reader
+            elif reader.time_distributed or reader.class_name in _KEEPS_TIME:
+                frontier.append(reader)
+            else:
+                return None
+    return found
+
+
 def returns_vector_text(desc: ModelDescription, layer: Layer) -> str:
     """How ``layer`` comes to return a vector, for messages: "has return_sequences=False" or the slice."""
     slices = last_step_slices(desc, layer)
@@ -106,6 +148,17 @@ def recurrent_above(desc: ModelDescription, layer: Layer) -> list[Layer]:
     return [other for other in desc.recurrent_layers() if other.key in below]
 
 
-def no_recurrent(kind: str) -> Outcome:
-    return Outcome.fail(f"no recurrent layer (SimpleRNN, LSTM, GRU, or one wrapped in Bidirectional) was found: "
+def no_recurrent(kind: str, desc: ModelDescription | None = None) -> Outcome:
+    """The failure for a model without a recurrent layer, naming the convolutional stack found instead."""
+    found = ""
+    convs = [layer for layer in (desc.layers if desc else ()) if layer.class_name in CONV1D_CLASSES]
+    if convs:
+        dilations = sorted({(layer.dilation_rate or (1,))[0] for layer in convs})
+        dilated = f", dilation rates {', '.join(map(str, dilations))} (a WaveNet-style stack)" if len(dilations) > 1 else ""
+        found = f"; found {len(convs)} Conv1D layer{'s' if len(convs) > 1 else ''}{dilated}"
+    if kind == "conv_forecaster":
+        return Outcome.fail(f"no recurrent layer (SimpleRNN, LSTM, GRU, or one wrapped in Bidirectional) was found"
+                            f"{found}: this task combines 1D convolutions with an RNN, so add a recurrent layer "
+                            "(e.g. GRU) after the convolutions")
+    return Outcome.fail(f"no recurrent layer (SimpleRNN, LSTM, GRU, or one wrapped in Bidirectional) was found{found}: "
                         f"{TASK_WORDS.get(kind, 'this task')} needs at least one")

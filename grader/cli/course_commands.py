@@ -80,23 +80,35 @@ def questions_show(question_id: str, answer: bool) -> None:
 
 @cli.command()
 @click.option("--markdown", is_flag=True, help="Print the table as Markdown.")
-def contract(markdown: bool) -> None:
-    """Print the submission contract: task ids, file names, what each must contain.
+@course_option
+def contract(markdown: bool, course_dir: str | None) -> None:
+    """Print the submission contract: task ids, file names, what each must contain, and the size limits.
+
+    The limits are the course's ([limits] file_mb in course.toml; the defaults
+    outside a course folder).
 
     \b
     Example:
         grader contract --markdown
+        grader contract --course mycourse
     """
+    from grader.grading.intake import IntakeLimits
+
     bank = _bank()
+    limits = IntakeLimits.from_course(_open(course_dir, must_exist=False).limits)
+    size_rule = (f"Each file may be at most {limits.file_text} ([limits] file_mb), the whole submission "
+                 f"{limits.total_text}; a larger file is refused, and its task scores 0 with the reason.")
     if markdown:
         click.echo("| task id | file | points | what the file must contain |\n|---|---|---|---|")
         for task in bank.tasks:
             click.echo(f"| `{task.id}` | `{task.file}` | {task.points:g} | {task.contract} |")
+        click.echo(f"\n{size_rule}")
         return
     click.echo("A submission is one folder (or .zip) per student holding answers.md (sections '## Q1' ... "
                "'## Q8') and these files:\n")
     for task in bank.tasks:
         click.echo(f"{task.id:<20} {task.file:<26} {task.points:>4g} pts  {task.contract}")
+    click.echo(f"\n{size_rule}")
 
 
 # --------------------------------------------------------------------------- references

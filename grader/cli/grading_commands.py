@@ -26,6 +26,11 @@ def _isolation(weak_sandbox: bool) -> str:
     return "auto" if weak_sandbox else "full"
 
 
+def _warn(message: str) -> None:
+    """One line on stderr, at once, for a file intake refused (stdout stays the command's output)."""
+    click.echo(f"warning: {printable(message)}", err=True)
+
+
 @cli.command()
 @click.argument("submission", type=click.Path(exists=True))
 @course_option
@@ -36,7 +41,9 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
     """Self-check a submission folder or .zip before submitting; writes nothing.
 
     Runs the visible checks (static inspection, then sandboxed probes); hidden
-    checks such as forecast accuracy on held-out data are not run.
+    checks such as forecast accuracy on held-out data are not run. A file the
+    grader refuses (over [limits] file_mb, not a regular file, unsafe, damaged)
+    gets a warning at once, one line each.
 
     \b
     Example:
@@ -48,7 +55,8 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
     from grader.sandbox.levels import weak_notice
 
     course = _open(course_dir, must_exist=False)
-    report = run_self_check(Path(submission), _bank(), course, probes=not static_only, tasks=list(tasks) or None)
+    report = run_self_check(Path(submission), _bank(), course, probes=not static_only, tasks=list(tasks) or None,
+                            warn=_warn)
     notice = weak_notice()
     if notice:   # printed once with the other notes (or in --json's "notes"), never mixed into the JSON
         report["notes"].insert(0, notice)
@@ -56,8 +64,10 @@ def check(submission: str, course_dir: str | None, as_json: bool, static_only: b
         click.echo(json.dumps(report, indent=2))
         return
     _print_results(report["tests"])
+    warned = {refusal["message"] for refusal in report.get("refused", [])}
     for note in report.get("notes", []):
-        click.echo(f"note: {note}")
+        if note not in warned:
+            click.echo(f"note: {note}")
     click.echo(f"\nvisible score: {report['score']:g} / {report['max_score']:g}"
                + ("" if report["complete"] else " (hidden checks and prose are graded after submission)"))
 
@@ -81,6 +91,9 @@ def _print_results(tests: list[dict[str, Any]]) -> None:
 def submit(path: str, student: str | None, course_dir: str | None, db_url: str | None) -> None:
     """Store a submission folder or .zip for a student (content-addressed) and record it.
 
+    Each file the grader refuses (over [limits] file_mb, not a regular file,
+    unsafe, damaged) gets one warning line; grading reports it as refused.
+
     \b
     Example:
         grader submit --student alice alice.zip
@@ -89,9 +102,11 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
 
     course = _open(course_dir, db_url)
     with _gradebook(course) as gradebook:
-        student_id, submission_id, new = Grader(course, _bank(), gradebook).submit(Path(path), student)
-    state = "recorded" if new else "identical to the latest submission; kept"
-    click.echo(f"submission {submission_id} of {student_id} {state}")
+        receipt = Grader(course, _bank(), gradebook).submit(Path(path), student)
+    for refusal in receipt.refused:
+        _warn(refusal.message)
+    state = "recorded" if receipt.new else "identical to the latest submission; kept"
+    click.echo(f"submission {receipt.submission_id} of {receipt.student} {state}")
 
 
 @cli.command()

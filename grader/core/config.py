@@ -74,6 +74,9 @@ task_seconds = 60
 submission_seconds = 600
 memory_mb = 4096
 plain_memory_mb = 1024
+# Largest file a student may submit (a pretrained CNN inside TimeDistributed fits) and a
+# worker may write; a whole submission may hold twice this. A larger file is refused with
+# its size and this limit, never reported as missing.
 file_mb = 256
 # Each worker's private /tmp (a tmpfs that vanishes with it; /dev/shm gets at most 64).
 scratch_mb = 256

@@ -20,6 +20,22 @@ TASK_WORDS = {
     "video_classifier": "a video classifier",
 }
 
+# The rank of the input each kind of task feeds its model, batch axis included.
+TASK_INPUT_RANK = {kind: 3 for kind in SEQUENCE_KINDS | FORECAST_KINDS} | {"vec2seq": 2, "video_classifier": 5}
+
+# What each kind of task maps, for messages that ask for a different model ("submit the model that maps ...").
+TASK_MAPS = {
+    "seq2seq": "a sequence (batch, time steps, features) to one output per step (batch, time steps, k)",
+    "deep_seq2seq": "a sequence (batch, time steps, features) to one output per step (batch, time steps, k)",
+    "seq2vec": "a sequence (batch, time steps, features) to one vector (batch, k)",
+    "deep_seq2vec": "a sequence (batch, time steps, features) to one vector (batch, k)",
+    "vec2seq": "one vector (batch, features) to a sequence (batch, time steps, k)",
+    "forecaster": "a window of the series (batch, T, 1) to the next 7 days (batch, 7)",
+    "stable_forecaster": "a window of the series (batch, T, 1) to the next 7 days (batch, 7)",
+    "conv_forecaster": "a window of the series (batch, T, 1) to the next 7 days (batch, 7)",
+    "video_classifier": "a clip (batch, frames, height, width, 3) to class probabilities (batch, n_classes)",
+}
+
 
 @dataclass(frozen=True)
 class CheckInfo:

@@ -33,7 +33,7 @@ Layout of a course folder::
     task_seconds = 60            # wall clock per sandboxed task
     memory_mb = 4096             # address-space limit of a TensorFlow worker
     plain_memory_mb = 1024       # address-space limit of a worker running student Python
-    file_mb = 256                # largest file a worker may write
+    file_mb = 256                # largest file a student may submit (twice this in all) or a worker may write
 
     [release]
     answers = false              # show reference answers on feedback pages

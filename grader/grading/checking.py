@@ -6,22 +6,27 @@ process without TensorFlow; anything that loads a model or runs student code
 goes through a :class:`Prober`, whose real implementation
 (:class:`SandboxProber`) talks to sandboxed worker processes.
 
-A problem with one task's file (missing, corrupt, hostile, slow, too large)
-turns that task into one ``error`` result worth 0 with a one-line message;
-every other task is still checked, as long as the submission's time budget
-lasts (:mod:`grader.grading.budget`).
+A problem with one task's file (missing, refused at intake, corrupt, hostile,
+slow, too large) turns that task into one ``error`` result worth 0 with a one-line
+message; every other task is still checked, as long as the submission's time budget
+lasts (:mod:`grader.grading.budget`). A file intake refused is told as refused, with
+its reason (:mod:`grader.grading.refusals`), never as missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from grader.core.bank import Bank, Task
 from grader.checks.evidence import Evidence
 from grader.checks.registry import CHECKS
+from grader.core.config import LimitsConfig
+from grader.core.contract import TASK_INPUT_RANK
 from grader.grading.budget import BUDGET_CHECK, Budget, BudgetedProber, BudgetExhausted
+from grader.grading.refusals import Refusal, refusal_for
 from grader.sandbox.headers import shared_header_reader
 from grader.sandbox.prober import ProbeFailed
 from grader.static.description import ModelDescription
@@ -53,20 +58,33 @@ class Prober(Protocol):
 EvaluateForecast = Callable[[Task, Path, ModelDescription, Prober], dict[str, Any]]
 
 
+def inspection_limits(limits: LimitsConfig | Mapping[str, Any]) -> InspectionLimits:
+    """Static inspection's bounds under a course's ``[limits]``: files up to ``file_mb``, as intake takes them."""
+    return replace(DEFAULT_INSPECTION_LIMITS, file_mb=LimitsConfig.from_table(limits).file_mb)
+
+
+def file_names(task: Task) -> list[str]:
+    """The names a file for ``task`` may have, in the order they are looked for."""
+    return [f"{task.id}{suffix}" for suffix in MODEL_SUFFIXES] if task.is_model else [task.file]
+
+
 def locate(folder: Path, task: Task) -> Path | None:
     """The file submitted for ``task``: ``<id>.keras`` (or a legacy ``.h5``), ``<id>.py``."""
-    if task.is_model:
-        for suffix in MODEL_SUFFIXES:
-            candidate = folder / f"{task.id}{suffix}"
-            if candidate.exists() or candidate.is_symlink():
-                return candidate
-        return None
-    candidate = folder / task.file
-    return candidate if candidate.exists() or candidate.is_symlink() else None
+    for name in file_names(task):
+        candidate = folder / name
+        if candidate.exists() or candidate.is_symlink():
+            return candidate
+    return None
 
 
-def _task_error(task: Task, message: str, check: str = "file") -> list[CheckResult]:
-    return [CheckResult(task.id, check, ERROR, 0.0, task.points, message, "visible")]
+def missing_message(task: Task) -> str:
+    """What a task whose file is not in the submission at all says (a refused file says why instead)."""
+    expected = task.file if not task.is_model else f"{task.id}.keras"
+    return f"{expected} is missing: the submission must contain it for task {task.id}"
+
+
+def _task_error(task: Task, message: str, check: str = "file", **details: Any) -> list[CheckResult]:
+    return [CheckResult(task.id, check, ERROR, 0.0, task.points, message, "visible", details)]
 
 
 @dataclass
@@ -80,19 +98,36 @@ class SubmissionCheck:
         return [r for r in self.results if r.task == task_id]
 
 
+def _declared_input(task: Task, description: ModelDescription | None) -> list | None:
+    """The model's declared input shape to probe with, or None for the task's own input.
+
+    A declared input of another rank than the task feeds (token ids (batch, time) for a task on
+    (batch, time, features)) is not used: the model is run on what the task would give it.
+    """
+    shape = description.input_shape if description else None
+    if not shape or len(shape) != TASK_INPUT_RANK.get(task.kind, len(shape)):
+        return None
+    return list(shape)
+
+
 def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                forecast: EvaluateForecast | None = None, include_hidden: bool = False,
-               limits: InspectionLimits | None = None,
-               read_headers: HeaderReader | None = None) -> tuple[list[CheckResult], ModelDescription | None]:
+               limits: InspectionLimits | None = None, read_headers: HeaderReader | None = None,
+               refused: Iterable[Refusal] = ()) -> tuple[list[CheckResult], ModelDescription | None]:
     """Check one task's file; never raises for a bad file.
+
+    ``refused`` is what intake refused of the submission: a task whose file it refused gets
+    the refusal as its result (details ``{"refused": ...}``), not "missing".
 
     Raises :exc:`BudgetExhausted` when ``prober`` is a :class:`BudgetedProber` whose budget
     is used up before a sandboxed call (:func:`check_submission` turns it into the task's result).
     """
     path = locate(folder, task)
     if path is None:
-        expected = task.file if not task.is_model else f"{task.id}.keras"
-        return _task_error(task, f"{expected} is missing: the submission must contain it for task {task.id}"), None
+        refusal = refusal_for(refused, file_names(task))
+        if refusal is not None:
+            return _task_error(task, refusal.message, refused=refusal.to_dict()), None
+        return _task_error(task, missing_message(task)), None
     description = None
     source = None
     try:
@@ -117,7 +152,7 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                 # The forecast's forward pass over every held-out window already shows the output shape.
                 probe = (evidence.forecast or {}).get("probe")
                 if probe is None:
-                    declared = list(description.input_shape) if description and description.input_shape else None
+                    declared = _declared_input(task, description)
                     probe = prober.probe_model(task, path, declared)
                 evidence = _with(evidence, probe=probe)
             elif source and "lstm_step" in source.get("functions", {}):
@@ -168,14 +203,19 @@ def _with(evidence: Evidence, **changes: Any) -> Evidence:
 
 def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = None,
                      forecast: EvaluateForecast | None = None, include_hidden: bool = False,
-                     tasks: list[str] | None = None, budget: Budget | None = None) -> SubmissionCheck:
+                     tasks: list[str] | None = None, budget: Budget | None = None,
+                     limits: InspectionLimits | None = None, refused: Iterable[Refusal] = ()) -> SubmissionCheck:
     """Check every model task of ``bank`` against the files in ``folder``.
+
+    ``limits`` bound static inspection (:func:`inspection_limits` gives a course's);
+    ``refused`` is what intake refused, so those tasks say so instead of "missing".
 
     With a ``budget``, every sandboxed call gets at most what is left of it; once it is used
     up, each task not checked yet whose file would run in the sandbox is one ``error`` worth 0
     (:meth:`Budget.exhausted_message`, naming the slowest task checked).
     """
     folder = Path(folder)
+    refused = tuple(refused)
     read_headers = getattr(prober, "read_headers", None)
     if budget is not None and prober is not None:
         prober = BudgetedProber(prober, budget)
@@ -186,13 +226,14 @@ def check_submission(folder: str | Path, bank: Bank, *, prober: Prober | None = 
         if tasks is not None and task.id not in tasks:
             continue
         if budget is not None and prober is not None and budget.exhausted and _sandboxed(task, include_hidden) \
-                and locate(folder, task) is not None:   # a missing file says so: that costs no time
+                and locate(folder, task) is not None:   # a missing or refused file says so: no time
             results.extend(_task_error(task, budget.exhausted_message(slowest), check=BUDGET_CHECK))
             continue
         began = budget.spent() if budget is not None else 0.0
         try:
             task_results, description = check_task(task, folder, prober=prober, forecast=forecast,
-                                                    include_hidden=include_hidden, read_headers=read_headers)
+                                                    include_hidden=include_hidden, limits=limits,
+                                                    read_headers=read_headers, refused=refused)
         except BudgetExhausted:
             assert budget is not None   # only a BudgetedProber raises it
             results.extend(_task_error(task, budget.exhausted_message(slowest), check=BUDGET_CHECK))

@@ -23,11 +23,12 @@ from typing import Any, Callable
 from grader import __version__
 from grader.core.bank import Bank
 from grader.grading.budget import BUDGET_CHECK, Budget
-from grader.grading.checking import check_submission
+from grader.grading.checking import check_submission, inspection_limits
+from grader.grading.refusals import Refusal, refusal_for, refused_note
 from grader.sandbox.prober import SandboxProber
 from grader.core.course import Course
 from grader.store.gradebook import Gradebook
-from grader.grading.intake import IntakeError, SubmissionStore, read_submission, student_id_from_path
+from grader.grading.intake import IntakeError, IntakeLimits, SubmissionStore, read_submission, student_id_from_path
 from grader.core.results import ERROR, CheckResult, total
 
 
@@ -102,6 +103,16 @@ def current_versions(course: Course, bank: Bank) -> Versions:
     return Versions(__version__, bank.versions, reference_versions(course))
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What storing one submission did: whose it is, its id, whether it is new, and the files intake refused."""
+
+    student: str
+    submission_id: int
+    new: bool
+    refused: tuple[Refusal, ...] = ()
+
+
 @dataclass
 class SubmissionOutcome:
     """What happened to one submission in a batch."""
@@ -129,8 +140,11 @@ class BatchSummary:
         return sum(graded) / len(graded) if graded else None
 
 
-def answers_results(bank: Bank, folder: Path) -> list[CheckResult]:
-    """Prose results for every question with prose points, from ``folder/answers.md``."""
+def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ()) -> list[CheckResult]:
+    """Prose results for every question with prose points, from ``folder/answers.md``.
+
+    An answers.md intake refused says so, with the reason (``refused``), not "missing".
+    """
     from grader.prose import scoring as prose
     from grader.prose.answers import read_answers
 
@@ -142,6 +156,8 @@ def answers_results(bank: Bank, folder: Path) -> list[CheckResult]:
             parsed = read_answers(path)
         except ValueError as exc:
             problem = str(exc)
+    elif (refusal := refusal_for(refused, ["answers.md"])) is not None:
+        problem = f"{refusal.message}; the prose answers could not be graded"
     else:
         problem = "answers.md is missing: the prose answers could not be graded"
     results: list[CheckResult] = []
@@ -156,15 +172,18 @@ def answers_results(bank: Bank, folder: Path) -> list[CheckResult]:
     return results
 
 
-def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any) -> list[CheckResult]:
+def grade_folder(folder: Path, course: Course, bank: Bank, prober: Any, forecast: Any,
+                 refused: tuple[Refusal, ...] = ()) -> list[CheckResult]:
     """Every result for the submission files in ``folder``: models, forecasts and prose.
 
     The sandboxed checks share one time budget (``[limits] submission_seconds``), which starts
-    here; prose runs no student code and is scored whatever is left.
+    here; prose runs no student code and is scored whatever is left. ``refused`` is what intake
+    refused of the submission: those files' results say so, with the reason.
     """
     budget = Budget.start(course.limits)
-    checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True, budget=budget)
-    return checked.results + answers_results(bank, folder)
+    checked = check_submission(folder, bank, prober=prober, forecast=forecast, include_hidden=True, budget=budget,
+                               limits=inspection_limits(course.limits), refused=refused)
+    return checked.results + answers_results(bank, folder, refused)
 
 
 class Grader:
@@ -208,21 +227,23 @@ class Grader:
         except NoStudent:
             return None
 
-    def submit(self, path: Path, student: str | None = None) -> tuple[str, int, bool]:
-        """Store ``path`` (folder or zip) for ``student``; returns (student, submission id, is new).
+    def submit(self, path: Path, student: str | None = None) -> Receipt:
+        """Store ``path`` (folder or zip) for ``student`` under the course's ``[limits]``.
 
-        Resubmitting identical files reuses the latest submission instead of adding a copy.
+        Resubmitting identical files (and identical refusals) reuses the latest submission
+        instead of adding a copy. Files intake refused are in the receipt, and stored with the
+        submission so that grading says why they were not graded.
         """
         student = student or student_id_from_path(path)
-        files = read_submission(path)
+        files = read_submission(path, limits=IntakeLimits.from_course(self.course.limits))
         content = files.content_hash
         latest = self._latest(student)
         if latest is not None and latest.content_hash == content:
-            return student, latest.id, False
+            return Receipt(student, latest.id, False, files.refused)
         manifest = self.store.store(files)
         submission_id = self.gradebook.add_submission(student, manifest, content,
                                                       str(self.store.manifest_path(content)), str(path))
-        return student, submission_id, True
+        return Receipt(student, submission_id, True, files.refused)
 
     # -- grading
 
@@ -249,9 +270,10 @@ class Grader:
         """Grade one stored submission and record its results (one transaction)."""
         submission = self.gradebook.find_submission(submission_id)
         manifest = self.store.load_manifest(submission.content_hash)
+        refused = self.store.load_refusals(submission.content_hash)
         with tempfile.TemporaryDirectory(prefix="grader-grade-") as tmp:
             folder = self.store.materialize(manifest, Path(tmp) / "submission")
-            results = grade_folder(folder, self.course, self.bank, prober, self.forecast)
+            results = grade_folder(folder, self.course, self.bank, prober, self.forecast, refused)
         self.gradebook.record_results(submission_id, run_id, results)
         return results
 
@@ -320,12 +342,14 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
         except IntakeError as exc:
             return SubmissionOutcome(path.name, "failed", message=str(exc))
         try:
-            student, submission_id, _ = grader.submit(path, student)
+            receipt = grader.submit(path, student)
         except IntakeError as exc:
             grader.record_failure(student, path, str(exc), run_id)
             return SubmissionOutcome(student, "failed", 0.0, bank.points, str(exc), time.perf_counter() - t0)
+        student, submission_id, refused = receipt.student, receipt.submission_id, refused_note(receipt.refused)
         if not force and grader.is_current(submission_id):
-            return SubmissionOutcome(student, "skipped", message="already graded with these files and versions")
+            return SubmissionOutcome(student, "skipped", message="; ".join(
+                filter(None, ["already graded with these files and versions", refused])))
         with pool.acquire() as worker:
             # Started before this submission's budget does: a worker the previous submission
             # left killed (a timeout) is restarted at no cost to this one.
@@ -335,7 +359,8 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
             results = grader.grade(submission_id, run_id, prober)
             observed.update(prober.isolation)
         score, max_score = total(results)
-        return SubmissionOutcome(student, "graded", score, max_score, message=budget_note(results),
+        return SubmissionOutcome(student, "graded", score, max_score,
+                                 message="; ".join(filter(None, [refused, budget_note(results)])),
                                  seconds=time.perf_counter() - t0)
 
     interrupted = False

@@ -131,13 +131,13 @@ def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[s
     from grader.forecast.evaluation import ForecastEvaluator, UnavailableEvaluator
     from grader.sandbox.prober import SandboxProber
     from grader.grading.grader import grade_folder
-    from grader.grading.intake import IntakeError, read_submission
+    from grader.grading.intake import IntakeError, IntakeLimits, read_submission
     from grader.grading.self_check import materialize_files
     import tempfile
 
     started = time.perf_counter()
     try:
-        files = read_submission(submission)
+        files = read_submission(submission, limits=IntakeLimits.from_course(course.limits))
     except IntakeError as exc:
         return {"score": 0.0, "execution_time": 0.0, "output": f"The submission could not be read: {exc}",
                 "tests": []}
@@ -153,9 +153,9 @@ def grade_for_gradescope(submission: Path, course: Course, bank: Bank) -> dict[s
         # The container is the isolation boundary here: take the strongest level it allows,
         # never fail a student for want of namespaces, and tell the instructor which it was.
         with SandboxProber(course.limits, isolation="auto") as prober:
-            results = grade_folder(folder, course, bank, prober, evaluator)
+            results = grade_folder(folder, course, bank, prober, evaluator, files.refused)
             observed = prober.isolation
-    output = "\n".join(filter(None, [*files.problems, note])) or "Graded by rnn-grader."
+    output = "\n".join(filter(None, [*(r.message for r in files.refused), note])) or "Graded by rnn-grader."
     content = gradescope_results([r.to_dict() for r in results], bank,
                                  execution_time=time.perf_counter() - started, output=output)
     return with_isolation(content, observed)

@@ -5,12 +5,14 @@ and model files named after task ids (``q3_deep_seq2seq.keras``,
 ``q6_lstm_cell.py``). Zips are untrusted input, so nothing in them is extracted
 by its own path or believed by its own header:
 
-* a member is refused (and named in ``problems``) for an absolute path, a drive
-  letter, a backslash, a ``..`` component, control characters, being a symlink
-  or other non-regular file, encryption, a duplicate name, exceeding the
-  per-file size, or expanding more than ``max_ratio`` times its compressed size;
+* a member is refused (a :class:`~grader.grading.refusals.Refusal` in ``refused``,
+  with its kind and reason) for an absolute path, a drive letter, a backslash, a
+  ``..`` component, control characters, being a symlink or other non-regular file,
+  encryption, a duplicate name, exceeding the per-file size (``[limits] file_mb``), or
+  expanding more than ``max_ratio`` times its compressed size;
 * the whole submission is refused (:class:`IntakeError`) for too many members,
-  more uncompressed bytes than ``max_total_bytes``, or a damaged archive;
+  more uncompressed bytes than ``max_total_bytes`` (twice the per-file size), or a
+  damaged archive;
 * sizes are counted while decompressing in chunks, and reading stops at the
   bound, whatever the headers claim;
 * ``__MACOSX/``, ``.DS_Store`` and hidden files are ignored; when every file sits
@@ -19,8 +21,10 @@ by its own path or believed by its own header:
 Folders get the same treatment: symlinks that leave the folder and non-regular
 files are refused, hidden files skipped, sizes bounded.
 
-The store keeps each file once under ``root/objects/ab/cdef...`` (its sha256) and
-a manifest per submission content under ``root/manifests/<content hash>.json``.
+The store keeps each file once under ``root/objects/ab/cdef...`` (its sha256), a
+manifest per submission content under ``root/manifests/<content hash>.json`` and,
+when something was refused, the refusals beside it (``<content hash>.refused.json``):
+a refused file is part of what was submitted, so its refusal is part of the content hash.
 """
 
 from __future__ import annotations
@@ -32,12 +36,15 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+from grader.core.config import LimitsConfig
 from grader.core.errors import GraderError
+from grader.grading.refusals import CORRUPT, SAFETY, SIZE, TYPE, Refusal
 
 CHUNK = 1 << 16
 MiB = 1 << 20
@@ -45,6 +52,10 @@ IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 IGNORED_DIRS = frozenset({"__MACOSX"})
 _STUDENT_ID = re.compile(r"[A-Za-z0-9@_-][A-Za-z0-9._@-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_COURSE_FILE_MB = LimitsConfig.from_table({}).file_mb
+# The whole submission may hold this many files at the per-file limit: room for one at the
+# limit (a pretrained CNN inside TimeDistributed) beside all the others.
+TOTAL_FILES = 2
 
 
 class IntakeError(GraderError, ValueError):
@@ -53,13 +64,29 @@ class IntakeError(GraderError, ValueError):
 
 @dataclass(frozen=True)
 class IntakeLimits:
-    """Bounds on what one submission may hold."""
+    """Bounds on what one submission may hold; the defaults are the course's (:meth:`from_course`)."""
 
-    max_members: int = 200               # entries in a zip / files in a folder
-    max_file_bytes: int = 64 * MiB       # one file, uncompressed
-    max_total_bytes: int = 256 * MiB     # the whole submission, uncompressed
+    max_members: int = 200                                        # entries in a zip / files in a folder
+    max_file_bytes: int = _COURSE_FILE_MB * MiB                   # one file, uncompressed
+    max_total_bytes: int = TOTAL_FILES * _COURSE_FILE_MB * MiB    # the whole submission, uncompressed
     max_ratio: float = 100.0             # uncompressed / compressed size of one zip member ...
     ratio_floor_bytes: int = 1 * MiB     # ... checked once a member has produced this much
+
+    @classmethod
+    def from_course(cls, limits: LimitsConfig | Mapping[str, Any]) -> IntakeLimits:
+        """The bounds of a course's ``[limits]``: ``file_mb`` MiB per file, :data:`TOTAL_FILES` times that in all."""
+        cfg = LimitsConfig.from_table(limits)
+        return cls(max_file_bytes=cfg.file_mb * MiB, max_total_bytes=TOTAL_FILES * cfg.file_mb * MiB)
+
+    @property
+    def file_text(self) -> str:
+        """The per-file limit as a student reads it ("256 MiB")."""
+        return size_text(self.max_file_bytes)
+
+    @property
+    def total_text(self) -> str:
+        """The whole-submission limit as a student reads it ("512 MiB")."""
+        return size_text(self.max_total_bytes)
 
 
 DEFAULT_INTAKE_LIMITS = IntakeLimits()
@@ -70,12 +97,18 @@ class SubmissionFiles:
     """The accepted files of one submission and what was refused.
 
     ``files`` maps a relative POSIX path (``answers.md``, ``q3_deep_seq2seq.keras``)
-    to the file's bytes; ``problems`` holds one line per refused member.
+    to the file's bytes; ``refused`` holds one :class:`Refusal` per refused member.
     """
 
     source: str
     files: dict[str, bytes]
-    problems: list[str] = field(default_factory=list)
+    refused: tuple[Refusal, ...] = ()
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per refused member, for an instructor's log ("alice.zip: refused 'x.keras': ...")."""
+        source = Path(self.source).name
+        return [f"{source}: refused {refusal.name!r}: {refusal.reason}" for refusal in self.refused]
 
     @cached_property
     def digests(self) -> dict[str, str]:
@@ -84,8 +117,8 @@ class SubmissionFiles:
 
     @property
     def content_hash(self) -> str:
-        """:func:`content_hash` of the files."""
-        return content_hash(self.digests)
+        """:func:`content_hash` of the files and the refusals."""
+        return content_hash(self.digests, self.refused)
 
     @property
     def size(self) -> int:
@@ -98,17 +131,24 @@ class SubmissionFiles:
         return not self.problems
 
 
-def content_hash(files: Mapping[str, bytes | str]) -> str:
-    """sha256 over the sorted (relative path, file sha256) list.
+def content_hash(files: Mapping[str, bytes | str], refused: Iterable[Refusal] = ()) -> str:
+    """sha256 over the sorted (relative path, file sha256) list, then the sorted refusals.
 
     ``files`` maps paths to bytes, or to sha256 hex digests (a manifest); both
-    give the same hash. Each entry contributes ``path NUL sha256 LF`` (UTF-8).
+    give the same hash. Each entry contributes ``path NUL sha256 LF`` (UTF-8). Refusals,
+    if any, follow a ``NUL refused LF`` line (no path holds a NUL), one ``kind NUL name
+    NUL reason LF`` each; without refusals the hash is the files' alone.
     """
     digest = hashlib.sha256()
     for name in sorted(files):
         value = files[name]
         sha = hashlib.sha256(value).hexdigest() if isinstance(value, (bytes, bytearray, memoryview)) else value
         digest.update(f"{name}\0{sha}\n".encode("utf-8"))
+    lines = sorted(f"{r.kind}\0{r.name}\0{r.reason}\n" for r in refused)
+    if lines:
+        digest.update("\0refused\n".encode("utf-8"))
+        for line in lines:
+            digest.update(line.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
@@ -137,24 +177,25 @@ def read_submission(path: str | os.PathLike, *, limits: IntakeLimits = DEFAULT_I
                     strict: bool = False) -> SubmissionFiles:
     """Read a submission folder or .zip into memory, refusing whatever is unsafe.
 
-    Refused members are listed in ``problems`` (``strict=True`` raises
+    Refused members are listed in ``refused`` (``strict=True`` raises
     :class:`IntakeError` with the first one instead); a submission that breaks
     a whole-archive bound raises :class:`IntakeError`.
     """
     source = Path(path)
     if source.is_dir():
-        files, problems = _read_folder(source, limits)
+        files, refused = _read_folder(source, limits)
     elif source.is_file():
         if source.suffix.lower() != ".zip":  # a .keras file is a zip too, but not a submission
             raise IntakeError(f"{source.name}: expected a submission folder or a .zip file")
-        files, problems = _read_zip(source, limits)
+        files, refused = _read_zip(source, limits)
     elif source.exists():
         raise IntakeError(f"{source}: not a folder or a regular file")
     else:
         raise IntakeError(f"{source}: no such file or folder")
-    if strict and problems:
-        raise IntakeError(problems[0])
-    return SubmissionFiles(str(source), _strip_common_top(files), problems)
+    submission = _strip_common_top(SubmissionFiles(str(source), files, tuple(refused)))
+    if strict and submission.refused:
+        raise IntakeError(submission.problems[0])
+    return submission
 
 
 def _clean_member_name(raw: str) -> tuple[str | None, str | None]:
@@ -185,26 +226,18 @@ def _ignored(parts: list[str]) -> bool:
             or any(part.startswith(".") for part in parts))
 
 
-def _size(n: int) -> str:
-    return f"{n / MiB:.0f} MiB" if n >= MiB else f"{n} bytes"
+def size_text(n: int) -> str:
+    """``n`` bytes as a student reads it: "64 MiB", "84.9 MiB", "1000 bytes"."""
+    return f"{n / MiB:.1f}".removesuffix(".0") + " MiB" if n >= MiB else f"{n} bytes"
 
 
-def _accept(files: dict[str, bytes], problems: list[str], source: str, name: str, shown: str,
-            data: bytes | None, reason: str | None) -> int:
-    """Keep one read file, or record why it was refused; returns the bytes kept.
-
-    A reason about the whole submission (its total size) refuses everything.
-    """
-    if data is None:
-        if reason and reason.startswith("the submission"):
-            raise IntakeError(f"{source}: {reason}; refused whole")
-        problems.append(f"{source}: refused {shown!r}: {reason}")
-        return 0
-    files[name] = data
-    return len(data)
+def _too_large(name: str, size: int, limits: IntakeLimits, *, exact: bool) -> Refusal:
+    """The refusal of a file over the per-file limit; ``size`` is a lower bound unless ``exact``."""
+    shown = f"it is {size_text(size)}, over" if exact else "it is over"
+    return Refusal(name, SIZE, f"{shown} the per-file limit of {limits.file_text}", size, limits.max_file_bytes)
 
 
-def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[str]]:
+def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[Refusal]]:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -220,14 +253,14 @@ def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[
                               f"{path.stat().st_size}-byte file; the archive is damaged or crafted")
         files: dict[str, bytes] = {}
         seen: dict[str, str] = {}
-        problems: list[str] = []
+        refused: list[Refusal] = []
         total = 0
         for info in members:
             raw = info.filename
             name, reason = _clean_member_name(raw)
             if name is None:
                 if reason:
-                    problems.append(f"{path.name}: refused {raw!r}: {reason}")
+                    refused.append(Refusal(raw, SAFETY, reason))
                 continue
             if info.is_dir():
                 continue
@@ -235,24 +268,31 @@ def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[
             # Unix zips keep st_mode in the high 16 bits; others leave them 0.
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 kind = "a symlink" if stat.S_ISLNK(mode) else "not a regular file"
-                problems.append(f"{path.name}: refused {raw!r}: it is {kind}")
+                refused.append(Refusal(name, TYPE, f"it is {kind}"))
                 continue
             if info.flag_bits & 0x1:
-                problems.append(f"{path.name}: refused {raw!r}: it is encrypted")
+                refused.append(Refusal(name, TYPE, "it is encrypted"))
                 continue
             folded = name.casefold()
             if folded in seen:
-                problems.append(f"{path.name}: refused {raw!r}: duplicate of {seen[folded]!r}")
+                refused.append(Refusal(name, SAFETY, f"duplicate of {seen[folded]!r}"))
                 continue
             seen[folded] = raw
-            data, reason = _read_member(archive, info, limits, limits.max_total_bytes - total)
-            total += _accept(files, problems, path.name, name, raw, data, reason)
-    return files, problems
+            data = _read_member(archive, info, name, limits, limits.max_total_bytes - total, path.name)
+            if isinstance(data, Refusal):
+                refused.append(data)
+                continue
+            files[name] = data
+            total += len(data)
+    return files, refused
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: IntakeLimits,
-                 budget: int) -> tuple[bytes | None, str | None]:
-    """The member's bytes, read in chunks and cut off at the first bound it breaks."""
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: IntakeLimits,
+                 budget: int, source: str) -> bytes | Refusal:
+    """The member's bytes, read in chunks and cut off at the first bound it breaks.
+
+    Raises :class:`IntakeError` when the member would take the submission past ``budget``.
+    """
     chunks: list[bytes] = []
     produced = 0
     compressed = max(info.compress_size, 1)
@@ -261,27 +301,31 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Intake
             while chunk := stream.read(CHUNK):
                 produced += len(chunk)
                 if produced > limits.max_file_bytes:
-                    return None, f"larger than the per-file limit of {_size(limits.max_file_bytes)}"
+                    # The header's size is the student's own claim: shown, never relied on.
+                    claimed = info.file_size > limits.max_file_bytes
+                    return _too_large(name, info.file_size if claimed else produced, limits, exact=claimed)
                 if produced > budget:
-                    return None, (f"the submission expands to more than "
-                                  f"{_size(limits.max_total_bytes)}")
+                    raise IntakeError(f"{source}: the submission expands to more than "
+                                      f"{size_text(limits.max_total_bytes)}; refused whole")
                 if produced > limits.ratio_floor_bytes and produced / compressed > limits.max_ratio:
-                    return None, (f"expands more than {limits.max_ratio:g} times its compressed size "
-                                  f"({compressed} bytes); looks like a zip bomb")
+                    return Refusal(name, SAFETY, f"expands more than {limits.max_ratio:g} times its compressed "
+                                                 f"size ({compressed} bytes); looks like a zip bomb")
                 chunks.append(chunk)
+    except IntakeError:   # a ValueError too, but about the whole submission
+        raise
     except NotImplementedError as exc:
-        return None, f"unsupported compression ({exc})"
+        return Refusal(name, TYPE, f"unsupported compression ({exc})")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        return None, f"damaged member ({exc})"
+        return Refusal(name, CORRUPT, f"damaged member ({exc})")
     except RuntimeError as exc:  # zipfile raises it for encrypted members without a password
-        return None, f"cannot be read ({exc})"
-    return b"".join(chunks), None
+        return Refusal(name, TYPE, f"cannot be read ({exc})")
+    return b"".join(chunks)
 
 
-def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[str]]:
+def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[Refusal]]:
     root = root.resolve()
     files: dict[str, bytes] = {}
-    problems: list[str] = []
+    refused: list[Refusal] = []
     seen = 0
     total = 0
     for current, dirnames, filenames in os.walk(root, followlinks=False):
@@ -291,8 +335,7 @@ def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], li
             if dirname.startswith(".") or dirname in IGNORED_DIRS:
                 continue
             if (here / dirname).is_symlink():
-                problems.append(f"{root.name}: refused {_rel(root, here / dirname)!r}: "
-                                f"it is a symlinked folder, not followed")
+                refused.append(Refusal(_rel(root, here / dirname), TYPE, "it is a symlinked folder, not followed"))
                 continue
             kept_dirs.append(dirname)
         dirnames[:] = kept_dirs
@@ -308,47 +351,73 @@ def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], li
             if full.is_symlink():
                 resolved = full.resolve()
                 if not resolved.is_relative_to(root):
-                    problems.append(f"{root.name}: refused {rel!r}: it is a symlink leading out of the folder")
+                    refused.append(Refusal(rel, SAFETY, "it is a symlink leading out of the folder"))
                     continue
                 target = resolved
-            data, reason = _read_file(target, limits, limits.max_total_bytes - total)
-            total += _accept(files, problems, root.name, rel, rel, data, reason)
-    return files, problems
+            data = _read_file(target, rel, limits, limits.max_total_bytes - total, root.name)
+            if isinstance(data, Refusal):
+                refused.append(data)
+                continue
+            files[rel] = data
+            total += len(data)
+    return files, refused
 
 
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _read_file(path: Path, limits: IntakeLimits, budget: int) -> tuple[bytes | None, str | None]:
+def _read_file(path: Path, name: str, limits: IntakeLimits, budget: int, source: str) -> bytes | Refusal:
+    """The file's bytes, read in chunks and cut off at the first bound it breaks.
+
+    Raises :class:`IntakeError` when the file would take the submission past ``budget``.
+    """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        return None, f"cannot be opened ({exc.strerror})"
+        return Refusal(name, CORRUPT, f"cannot be opened ({exc.strerror})")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None, "it is not a regular file"
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return Refusal(name, TYPE, "it is not a regular file")
+        if info.st_size > limits.max_file_bytes:   # refused unread; the loop below still counts real bytes
+            return _too_large(name, info.st_size, limits, exact=True)
         chunks: list[bytes] = []
         produced = 0
         while chunk := handle.read(CHUNK):
             produced += len(chunk)
             if produced > limits.max_file_bytes:
-                return None, f"larger than the per-file limit of {_size(limits.max_file_bytes)}"
+                return _too_large(name, produced, limits, exact=False)
             if produced > budget:
-                return None, f"the submission is larger than {_size(limits.max_total_bytes)}"
+                raise IntakeError(f"{source}: the submission is larger than "
+                                  f"{size_text(limits.max_total_bytes)}; refused whole")
             chunks.append(chunk)
-    return b"".join(chunks), None
+    return b"".join(chunks)
 
 
-def _strip_common_top(files: dict[str, bytes]) -> dict[str, bytes]:
-    """Drop one top folder that every file sits under (``alice/answers.md`` -> ``answers.md``)."""
-    if not files:
-        return files
-    tops = {name.split("/", 1)[0] for name in files}
-    if len(tops) == 1 and all("/" in name for name in files):
-        return {name.split("/", 1)[1]: data for name, data in files.items()}
-    return files
+def _common_top(names: Iterable[str]) -> str | None:
+    """The one top folder every name sits under, if there is one."""
+    names = list(names)
+    tops = {name.split("/", 1)[0] for name in names}
+    return tops.pop() if len(tops) == 1 and all("/" in name for name in names) else None
+
+
+def _strip_common_top(submission: SubmissionFiles) -> SubmissionFiles:
+    """Drop one top folder that every kept file sits under (``alice/answers.md`` -> ``answers.md``).
+
+    Refused names lose the same folder, so a refusal names the file as a task expects it; when
+    nothing was kept, the refused files that have plain names decide the folder.
+    """
+    files, refused = submission.files, submission.refused
+    plain = [r.name for r in refused if _clean_member_name(r.name)[0] == r.name]
+    top = _common_top(files) if files else _common_top(plain) if plain else None
+    if top is None:
+        return submission
+    cut = len(top) + 1
+    return SubmissionFiles(submission.source, {name[cut:]: data for name, data in files.items()},
+                           tuple(replace(r, name=r.name[cut:]) if r.name.startswith(top + "/") else r
+                                 for r in refused))
 
 
 def _safe_relative(name: str) -> str:
@@ -384,13 +453,21 @@ class SubmissionStore:
             raise IntakeError(f"not a content hash: {content!r}")
         return self.root / "manifests" / f"{content}.json"
 
+    def refusals_path(self, content: str) -> Path:
+        """Where the refusals of the submission with this content hash are kept (if it had any)."""
+        return self.manifest_path(content).with_suffix(".refused.json")
+
     def has(self, sha256: str) -> bool:
         """True when the object is in the store."""
         return self.object_path(sha256).is_file()
 
     def store(self, files: SubmissionFiles | Mapping[str, bytes]) -> dict[str, str]:
-        """Keep the files (each once) and their manifest; returns the manifest (path -> sha256)."""
+        """Keep the files (each once), their manifest and any refusals; returns the manifest (path -> sha256).
+
+        Both are kept under the submission's content hash (:attr:`SubmissionFiles.content_hash`).
+        """
         contents = files.files if isinstance(files, SubmissionFiles) else files
+        refused = files.refused if isinstance(files, SubmissionFiles) else ()
         manifest: dict[str, str] = {}
         for name in sorted(contents):
             data = contents[name]
@@ -399,8 +476,14 @@ class SubmissionStore:
             if not target.is_file():
                 self._write_atomic(target, data, mode=0o444)
             manifest[_safe_relative(name)] = sha
+        content = content_hash(manifest, refused)
+        if refused:
+            path = self.refusals_path(content)
+            if not path.is_file():
+                text = json.dumps([r.to_dict() for r in refused], indent=1).encode("utf-8")
+                self._write_atomic(path, text, mode=0o444)
         text = json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")
-        path = self.manifest_path(content_hash(manifest))
+        path = self.manifest_path(content)
         if not path.is_file():
             self._write_atomic(path, text, mode=0o444)
         return manifest
@@ -412,6 +495,16 @@ class SubmissionStore:
             return dict(json.loads(path.read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise IntakeError(f"no manifest for content {content[:12]} in {self.root}") from None
+
+    def load_refusals(self, content: str) -> tuple[Refusal, ...]:
+        """What intake refused of the submission with this content hash (none for most)."""
+        path = self.refusals_path(content)
+        try:
+            return tuple(Refusal.from_dict(item) for item in json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return ()
+        except (ValueError, TypeError):
+            raise IntakeError(f"the refusals stored for content {content[:12]} in {self.root} are damaged") from None
 
     def read(self, manifest: Mapping[str, str]) -> dict[str, bytes]:
         """The bytes of every file of a manifest, verified against their sha256."""

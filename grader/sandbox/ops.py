@@ -28,7 +28,10 @@ from grader.core.contract import DEFAULT_WINDOW
 from grader.sandbox.keras2 import error_line, is_keras2_file, load_keras2
 
 PROBE_BATCH = 3
-PROBE_STEPS = (8, 11)      # two lengths, so "same time axis" is tested, not assumed
+# A free time axis is probed at the two shortest of these lengths the model accepts (two, so
+# "same time axis" is tested, not assumed). Strided or dilated convolutions, pooling and
+# cropping need a minimum length; the ladder finds it without reading every layer's arithmetic.
+PROBE_LADDER = (8, 11, 16, 24, 32, 48, 64, 100, 128, 200, 256, 400, 512)
 VIDEO_DEFAULTS = (6, 32, 32, 3)
 LSTM_ARGUMENTS = ("x", "h", "c", "kernel", "recurrent_kernel", "bias")
 MAX_PREDICT_BYTES = 64 * 1024 * 1024
@@ -74,37 +77,83 @@ def _load(task_dir: Path, file: str, task: str | None = None):
 
 
 def _probe_inputs(kind: str, declared: list | None) -> list[tuple[int, ...]]:
-    """Input shapes to run: the declared shape with None filled in (two lengths for a free time axis)."""
+    """Input shapes to run: the declared shape with None filled in (the ladder for a free time axis)."""
     forecaster = kind in ("forecaster", "stable_forecaster", "conv_forecaster")
     if not declared:
         declared = {"vec2seq": [None, 4], "video_classifier": [None, None, None, None, 3]}.get(
             kind, [None, None, 1 if forecaster else 3])
+    batch = declared[0] if isinstance(declared[0], int) and declared[0] > 0 else PROBE_BATCH  # stateful: fixed
     dims = list(declared[1:])
     if len(declared) == 5:
         dims = [d if d is not None else default for d, default in zip(dims, VIDEO_DEFAULTS)]
     elif len(declared) == 3 and dims[0] is None:
         features = dims[1] if dims[1] is not None else 1
-        steps = (DEFAULT_WINDOW,) if forecaster else PROBE_STEPS
-        return [(PROBE_BATCH, n, features) for n in steps]
+        ladder = [n for n in PROBE_LADDER if n > DEFAULT_WINDOW] if forecaster else list(PROBE_LADDER)
+        steps = [DEFAULT_WINDOW, *ladder] if forecaster else ladder
+        return [(batch, n, features) for n in steps]
     dims = [d if d is not None else 4 for d in dims]
-    return [(PROBE_BATCH, *dims)]
+    return [(batch, *dims)]
+
+
+def model_failure(exc: BaseException, model: Any, shape: tuple[int, ...]) -> str:
+    """One sentence for a student on why the model failed on an input of ``shape``; never TensorFlow's text.
+
+    Keras names the class of the layer that raised ("Exception encountered when calling
+    Conv1D.call()"); the sentence names the model's layers of that class and what went wrong.
+    """
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    found = re.search(r"calling (\w+)\.call\(\)", text)
+    where = ""
+    if found:
+        names = [layer.name for layer in model._flatten_layers(include_self=False)
+                 if type(layer).__name__ == found.group(1)]
+        shown = ", ".join(f"'{name}'" for name in names[:3]) + (" ..." if len(names) > 3 else "")
+        where = f" in its {found.group(1)} layer{'s' if len(names) > 1 else ''} {shown}" if names else \
+            f" in a {found.group(1)} layer"
+    if re.search(r"empty output|negative|must be at least|too small|out of range", text, re.I):
+        why = "the sequence becomes too short for the kernel sizes, strides, dilations or pooling"
+    elif re.search(r"incompatible shapes|broadcast|shapes? .* (?:do not|don't) match|dimensions must be equal", text, re.I):
+        why = "two tensors that are combined have different shapes"
+    elif re.search(r"expected.*ndim|expected min_ndim|incompatible with the layer", text, re.I):
+        why = "a layer receives a tensor of the wrong rank"
+    else:
+        why = f"it raised {type(exc).__name__}"
+    steps = f" ({shape[1]} steps)" if len(shape) == 3 else ""
+    return f"the model fails on input of shape {tuple(shape)}{steps}{where}: {why}"
 
 
 def probe_model(payload: dict, task_dir: Path) -> dict:
-    """Load the model safely and run it on inputs of known shape; report shapes and value statistics."""
+    """Load the model safely and run it on inputs of known shape; report shapes and value statistics.
+
+    A model with several inputs or outputs is not run: the reply says how many, and their names.
+    A free time axis is tried along :data:`PROBE_LADDER` until the model accepts a length; the
+    two shortest accepted lengths are reported (forecasters start at the window length).
+    """
     np = _np()
     model = _load(task_dir, payload["file"], payload.get("task"))
+    inputs = getattr(model, "inputs", None)
+    if inputs is not None and len(inputs) != 1:
+        return {"outputs": 1, "runs": [], "inputs": len(inputs),
+                "input_names": [str(getattr(t, "name", "?"))[:64] for t in inputs][:8]}
     outputs = model.outputs if getattr(model, "outputs", None) is not None else None
     if outputs is not None and len(outputs) != 1:
         return {"outputs": len(outputs), "runs": []}
     rng = np.random.default_rng(0)
-    runs = []
-    for shape in _probe_inputs(payload["kind"], payload.get("declared")):
+    shapes = _probe_inputs(payload["kind"], payload.get("declared"))
+    ladder = len(shapes) > 1
+    runs: list[dict[str, Any]] = []
+    first_failure = ""
+    for shape in shapes:
         x = rng.normal(size=shape).astype("float32")
         try:
             y = model(x, training=False)
         except Exception as exc:
-            return {"outputs": 1, "runs": [], "error": f"the model fails on input of shape {tuple(shape)}: {error_line(exc)}"}
+            if not ladder or runs:
+                return {"outputs": 1, "runs": [], "error": model_failure(exc, model, shape)}
+            first_failure = first_failure or model_failure(exc, model, shape)
+            continue                    # too short for this model: try the next length
         if isinstance(y, (list, tuple, dict)):
             return {"outputs": len(y), "runs": []}
         y = np.asarray(y, dtype="float64")
@@ -115,6 +164,11 @@ def probe_model(payload: dict, task_dir: Path) -> dict:
             run["max"] = float(y.max())
             run["row_sum_error"] = float(np.abs(y.sum(axis=-1) - 1.0).max())
         runs.append(run)
+        if len(runs) == 2 or not ladder:
+            break
+    if not runs:
+        return {"outputs": 1, "runs": [], "error": f"{first_failure}; it also fails on every length up to "
+                                                   f"{shapes[-1][1]} steps"}
     return {"outputs": 1, "runs": runs}
 
 
@@ -144,7 +198,10 @@ def predict(payload: dict, task_dir: Path) -> dict:
         order = np.concatenate([np.resize(group, size) for group in groups])
         if order.min() < 0 or order.max() >= count or len(np.unique(order)) != count:
             raise ValueError("the forward-pass groups do not cover the windows exactly once")
-        y = model.predict(inputs[order], batch_size=size, verbose=0)
+        try:
+            y = model.predict(inputs[order], batch_size=size, verbose=0)
+        except Exception as exc:  # the student's layers raised: say so in one sentence
+            raise RuntimeError(model_failure(exc, model, (size, *inputs.shape[1:]))) from None
         if isinstance(y, (list, tuple, dict)):
             raise ValueError(f"the model returns {len(y)} outputs; it must return one tensor")
         y = np.asarray(y, dtype="float32")

@@ -110,4 +110,13 @@ def validate_probe(reply: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(error, str):
             raise UntrustedOutput("the probe result's error is not text")
         clean["error"] = one_line(error, 300)
+    inputs = reply.get("inputs")
+    if inputs is not None:
+        if isinstance(inputs, bool) or not isinstance(inputs, int) or not 0 <= inputs < 2**16:
+            raise UntrustedOutput("the probe result's input count is not a small integer")
+        names = reply.get("input_names") or []
+        if not isinstance(names, list) or len(names) > 8 or not all(isinstance(n, str) for n in names):
+            raise UntrustedOutput("the probe result's input names are not a short list of text")
+        clean["inputs"] = inputs
+        clean["input_names"] = [one_line(name, 64) for name in names]
     return clean

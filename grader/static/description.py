@@ -133,6 +133,10 @@ class Layer:
     def shape_text(self, returns_sequences: bool | None = None) -> str:
         """The output shape of a recurrent layer as text, e.g. ``(None, T, 32)``."""
         rs = self.return_sequences if returns_sequences is None else returns_sequences
+        if self.class_name.startswith("ConvLSTM"):      # (None, T, *space, filters)
+            space = {"ConvLSTM1D": "L", "ConvLSTM2D": "H, W", "ConvLSTM3D": "D, H, W"}.get(self.class_name, "...")
+            k = "filters" if self.filters is None else str(self.filters)
+            return f"(None, T, {space}, {k})" if rs else f"(None, {space}, {k})"
         units = self.output_units()
         k = "k" if units is None else str(units)
         return f"(None, T, {k})" if rs else f"(None, {k})"

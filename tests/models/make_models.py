@@ -97,7 +97,7 @@ def keras3_models() -> dict[str, object]:
         h = L.Bidirectional(L.LSTM(4, return_sequences=True))(x)
         return functional(x, L.Dense(K)(h[:, -1]))
 
-    def q1_seq2vec__wrong_bidirectional_top_sequences():
+    def q1_seq2vec__bidirectional_pooled_over_time():
         x = keras.Input((None, F))
         h = L.Bidirectional(L.LSTM(4, return_sequences=True))(x)
         return functional(x, L.Dense(K)(L.GlobalAveragePooling1D()(h)))
@@ -274,12 +274,19 @@ def keras3_models() -> dict[str, object]:
                     L.TimeDistributed(L.GlobalAveragePooling2D()), L.Bidirectional(L.GRU(4)), L.Dense(5),
                     L.Softmax()])
 
-    def q8_video_classifier__wrong_nested_sequence_output():
+    def q8_video_classifier__nested_sequence_pooled_over_time():
         frame = keras.Sequential([keras.Input((16, 16, 3)), L.Conv2D(4, 3), L.GlobalAveragePooling2D()],
                                  name="frame_cnn")
         x = keras.Input((None, 16, 16, 3))
         h = L.LSTM(8, return_sequences=True)(L.TimeDistributed(frame)(x))
         return functional(x, L.Dense(5, activation="softmax")(L.GlobalAveragePooling1D()(h)))
+
+    def q8_video_classifier__wrong_nested_per_frame_output():
+        frame = keras.Sequential([keras.Input((16, 16, 3)), L.Conv2D(4, 3), L.GlobalAveragePooling2D()],
+                                 name="frame_cnn")
+        x = keras.Input((None, 16, 16, 3))
+        h = L.LSTM(8, return_sequences=True)(L.TimeDistributed(frame)(x))
+        return functional(x, L.Dense(5, activation="softmax")(h))
 
     builders = {name: fn for name, fn in locals().items() if name.startswith("q") and callable(fn)}
     files = {f"{name}.keras": fn for name, fn in builders.items()}
@@ -337,6 +344,13 @@ def keras2_models() -> dict[str, object]:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return model
 
+    def q8_video_classifier__wrong_nested_per_frame_output():
+        frame = keras.Sequential([keras.Input((16, 16, 3)), L.Conv2D(4, 3), L.GlobalAveragePooling2D()],
+                                 name="frame_cnn")
+        x = keras.Input((None, 16, 16, 3))
+        h = L.LSTM(8, return_sequences=True)(L.TimeDistributed(frame)(x))
+        return functional(x, L.Dense(5, activation="softmax")(h))
+
     builders = {name: fn for name, fn in locals().items() if name.startswith("q") and callable(fn)}
     files = {}
     for name, fn in builders.items():
@@ -379,7 +393,8 @@ DESCRIPTIONS = {
     "q1_seq2vec__bidirectional": "Bidirectional(LSTM) returning a vector",
     "q1_seq2vec__rnn_gru_cell": "generic RNN(GRUCell) with a fixed-length input",
     "q1_seq2vec__last_step_slice": "GRU(return_sequences=True) then h[:, -1, :] (a keras.ops GetItem node)",
-    "q1_seq2vec__wrong_bidirectional_top_sequences": "WRONG: the Bidirectional layer returns sequences, then pooling",
+    "q1_seq2vec__bidirectional_pooled_over_time": "the Bidirectional layer returns sequences, pooled over time: "
+                                                  "one vector per sequence",
     "q1_seq2vec__wrong_first_step_slice": "WRONG: GRU(return_sequences=True) then h[:, 0, :], the first step only",
     "q1_seq2vec__wrong_bidirectional_last_step_slice": "WRONG: Bidirectional(LSTM, return_sequences=True) then "
                                                        "h[:, -1], where the backward direction saw one input",
@@ -425,8 +440,10 @@ DESCRIPTIONS = {
     "q8_video_classifier__conv3d": "Conv3D video model with a separate Activation('softmax')",
     "q8_video_classifier__bidirectional_softmax_layer": "TimeDistributed CNN, Bidirectional(GRU), Softmax layer",
     "q8_video_classifier__k2_time_distributed_cnn": "TimeDistributed CNN declared with input_shape=",
-    "q8_video_classifier__wrong_nested_sequence_output": "WRONG: the LSTM after a nested per-frame CNN returns "
-                                                         "sequences, then pooling",
+    "q8_video_classifier__nested_sequence_pooled_over_time": "the LSTM after a nested per-frame CNN returns "
+                                                             "sequences, pooled over time: one vector per clip",
+    "q8_video_classifier__wrong_nested_per_frame_output": "WRONG: the LSTM after a nested per-frame CNN returns "
+                                                          "sequences and the softmax classifies every frame",
 }
 
 
