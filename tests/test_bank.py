@@ -99,8 +99,9 @@ def test_contradictions_are_well_formed(bank):
         for item in question.contradictions:
             assert 0.25 <= item.penalty <= 0.5, (question.id, item.id)
             assert item.text.strip(), (question.id, item.id)
-            assert item.phrasings, (question.id, item.id)
-            for phrasing in item.phrasings:
+            # A contradiction is found by its phrasings, or by names listed out of their order.
+            assert item.phrasings or len(item.order) >= 2, (question.id, item.id)
+            for phrasing in item.phrasings + item.order:
                 _assert_phrasing_syntax(phrasing, f"{question.id}.{item.id}")
 
 

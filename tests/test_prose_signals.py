@@ -166,3 +166,17 @@ def test_a_word_that_stems_like_a_negation_is_not_one(bank):
     q1 = bank.question("Q1")
     score = score_answer(q1, "A sequence-to-sequence RNN can tag the notes of a melody at each time step.")
     assert not any(p.note == "only stated negated" for p in score.points)
+
+
+def test_axes_listed_out_of_order_are_a_contradiction_and_the_right_order_is_not(bank):
+    q2 = bank.question("Q2")
+    wrong = score_answer(q2, "The input is a 3-D tensor of shape (time steps, batch size, features).")
+    ordinal = score_answer(q2, "The input is 3-D: the first dimension is the number of time steps and the "
+                               "third the batch size.")
+    right = score_answer(q2, "The input is 3-D, [batch size, time steps, features]: the number of features per "
+                             "time step. The output of the last time step is 2-D, [batch size, units].")
+    assert wrong.contradiction("axes_out_of_order").status == "present"
+    assert wrong.point("input_dimensions_meaning").status != "met"
+    assert ordinal.contradiction("axes_out_of_order").status == "present"
+    assert right.contradiction("axes_out_of_order").status == "absent"
+    assert right.point("input_dimensions_meaning").status == "met"

@@ -116,3 +116,15 @@ def test_convlstm_pooled_over_time_and_space_is_a_video_classifier(bank, tmp_pat
     outcome = CHECKS["video_frontend"].run(Evidence(description=inspect_model_file(folder / "q8_video_classifier.keras")),
                                            bank.task("q8_video_classifier"))
     assert outcome.status == "passed", outcome.message
+
+
+def test_messages_quote_the_real_symbolic_shapes(bank, tmp_path, keras_layers):
+    keras, L = keras_layers
+    model = keras.Sequential([keras.Input((None, 16, 16, 3)),
+                              L.ConvLSTM2D(8, 3, padding="same", return_sequences=True),
+                              L.Dense(5, activation="softmax")])
+    folder = _save(tmp_path / "convlstm_seq", "q8_video_classifier.keras", model)
+    outcome = CHECKS["video_frontend"].run(Evidence(description=inspect_model_file(folder / "q8_video_classifier.keras")),
+                                           bank.task("q8_video_classifier"))
+    assert outcome.status == "failed"
+    assert "got (None, T, 16, 16, 8), expected (None, 16, 16, 8)" in outcome.message

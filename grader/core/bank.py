@@ -66,7 +66,7 @@ _TOP_KEYS = {"id", "number", "title", "version", "prompt", "prose", "tasks"}
 _PROSE_KEYS = {"points", "answer", "key_points", "contradictions", "subjects"}
 _SUBJECT_KEYS = {"id", "names"}
 _POINT_KEYS = {"id", "weight", "text", "phrasings", "examples", "about"}
-_CONTRADICTION_KEYS = {"id", "penalty", "text", "phrasings", "examples", "about"}
+_CONTRADICTION_KEYS = {"id", "penalty", "text", "phrasings", "examples", "about", "order"}
 _TASK_KEYS = {"id", "file", "kind", "contract", "checks", "forecast"}
 _FORECAST_KEYS = {"full_credit_at", "zero_credit_at"}
 
@@ -112,9 +112,14 @@ class KeyPoint(RubricItem):
 
 @dataclass(frozen=True)
 class Contradiction(RubricItem):
-    """A wrong claim, costing ``penalty`` (a share of the prose points) when an answer makes it."""
+    """A wrong claim, costing ``penalty`` (a share of the prose points) when an answer makes it.
+
+    ``order`` (optional) names things that must be listed in this order ("batch|samples",
+    "time steps|steps", "features|units"): a list of them in another order states the claim.
+    """
 
     penalty: float = 0.0
+    order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -319,10 +324,14 @@ def parse_question(data: dict, source: str) -> Question:
         penalty = float(_require(item, "penalty", (int, float), source, where))
         if not 0 < penalty <= 1:
             raise _fail(source, f"{where}penalty", "must be a share of the prose points in (0, 1]")
+        order = tuple(item.get("order", []))
+        if order and (len(order) < 2 or not all(isinstance(o, str) and o.strip() for o in order)):
+            raise _fail(source, f"{where}order", "expected a list of at least two non-empty strings")
+        phrasings = _phrasings(item, source, where) if "phrasings" in item or not order else ()
         contradictions.append(Contradiction(_require(item, "id", str, source, where),
                                             _require(item, "text", str, source, where),
-                                            _phrasings(item, source, where), _examples(item, source, where),
-                                            _about(item, subjects, source, where), penalty=penalty))
+                                            phrasings, _examples(item, source, where),
+                                            _about(item, subjects, source, where), penalty=penalty, order=order))
 
     tasks = []
     for i, raw in enumerate(data.get("tasks", [])):

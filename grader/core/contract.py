@@ -20,9 +20,6 @@ TASK_WORDS = {
     "video_classifier": "a video classifier",
 }
 
-# The rank of the input each kind of task feeds its model, batch axis included.
-TASK_INPUT_RANK = {kind: 3 for kind in SEQUENCE_KINDS | FORECAST_KINDS} | {"vec2seq": 2, "video_classifier": 5}
-
 # What each kind of task maps, for messages that ask for a different model ("submit the model that maps ...").
 TASK_MAPS = {
     "seq2seq": "a sequence (batch, time steps, features) to one output per step (batch, time steps, k)",

@@ -24,7 +24,6 @@ from grader.core.bank import Bank, Task
 from grader.checks.evidence import Evidence
 from grader.checks.registry import CHECKS
 from grader.core.config import LimitsConfig
-from grader.core.contract import TASK_INPUT_RANK
 from grader.grading.budget import BUDGET_CHECK, Budget, BudgetedProber, BudgetExhausted
 from grader.grading.refusals import Refusal, refusal_for
 from grader.sandbox.headers import shared_header_reader
@@ -98,18 +97,6 @@ class SubmissionCheck:
         return [r for r in self.results if r.task == task_id]
 
 
-def _declared_input(task: Task, description: ModelDescription | None) -> list | None:
-    """The model's declared input shape to probe with, or None for the task's own input.
-
-    A declared input of another rank than the task feeds (token ids (batch, time) for a task on
-    (batch, time, features)) is not used: the model is run on what the task would give it.
-    """
-    shape = description.input_shape if description else None
-    if not shape or len(shape) != TASK_INPUT_RANK.get(task.kind, len(shape)):
-        return None
-    return list(shape)
-
-
 def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                forecast: EvaluateForecast | None = None, include_hidden: bool = False,
                limits: InspectionLimits | None = None, read_headers: HeaderReader | None = None,
@@ -152,7 +139,7 @@ def check_task(task: Task, folder: Path, *, prober: Prober | None = None,
                 # The forecast's forward pass over every held-out window already shows the output shape.
                 probe = (evidence.forecast or {}).get("probe")
                 if probe is None:
-                    declared = _declared_input(task, description)
+                    declared = list(description.input_shape) if description and description.input_shape else None
                     probe = prober.probe_model(task, path, declared)
                 evidence = _with(evidence, probe=probe)
             elif source and "lstm_step" in source.get("functions", {}):

@@ -22,4 +22,4 @@ PARTIAL_ABOVE = 0.30
 PARTIAL_BELOW = 0.75
 # The share of the rubric's key-point weight that earns full credit: a fair instructor does not
 # withhold full marks for one minor point.
-FULL_CREDIT_AT = 0.85
+FULL_CREDIT_AT = 0.80

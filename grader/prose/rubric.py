@@ -43,6 +43,8 @@ class Rubric:
     # (subject id, the alternatives that name it); ``about`` maps an item id to its subject id.
     subjects: tuple[tuple[str, tuple[Alternative, ...]], ...] = ()
     about: tuple[tuple[str, str], ...] = ()
+    # (contradiction id, the groups that must come in this order, each a choice of alternatives)
+    orders: tuple[tuple[str, tuple[Term, ...]], ...] = ()
 
 
 _RUBRICS: dict[Question, Rubric] = {}
@@ -69,6 +71,8 @@ def compiled_rubric(question: Question) -> Rubric:
                          for subject in question.subjects)
         about = tuple((item.id, item.about) for item in list(question.key_points) + list(question.contradictions)
                       if item.about)
+        orders = tuple((c.id, tuple(compile_phrasing(group)[0] for group in c.order))
+                       for c in question.contradictions if c.order)
         _RUBRICS[key] = Rubric(points, contradictions, Vocabulary(raw),
-                               topic, len(question.answer.split()), subjects, about)
+                               topic, len(question.answer.split()), subjects, about, orders)
     return _RUBRICS[key]

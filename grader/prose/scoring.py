@@ -63,6 +63,7 @@ from grader.prose.calibration import (ABSENT_BELOW, AGREEMENT_TOLERANCE, FULL_CR
                                       PARTIAL_BELOW, PRESENT_FROM)
 from grader.prose.attribution import attributed_subject, coherent, running_subjects, subject_mentions
 from grader.prose.matching import Match, find_matches, occurrences, split_match
+from grader.prose.ordering import order_matches
 from grader.prose.rubric import Phrasing, Rubric, compiled_rubric
 from grader.prose.semantic import SemanticScore, semantic_score
 from grader.prose.text import FUNCTION_STEMS, FUNCTION_WORDS, RELATION_RE, VERBS, Unit, answer_units
@@ -449,20 +450,26 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
         status, evidence, note = _judge_point(units, phrasings, matches, ignored=ignored, weak=crowded)
         points.append(PointScore(pid, status, evidence, note, weight=weight))
     contradictions = []
-    wrong_matches: list[Match] = []
+    wrong_words: list[tuple[int, set[int], int]] = []   # (unit, positions, overlap that voids a key point)
+    orders = dict(rubric.orders)
     for cid, penalty, phrasings in rubric.contradictions:
         found = _own_subject(units, rubric, cid,
                              _coherent(units, find_matches(units, phrasings, skip_list_like=False), mentions), mentions)
-        wrong_matches.extend(found)
+        if cid in orders:
+            misordered = order_matches(units, orders[cid])
+            found = found + misordered
+            # A misordered list or ordinal takes down every key point its names were read into.
+            wrong_words.extend((m.unit, set(m.positions), 1) for m in misordered)
+        wrong_words.extend((m.unit, set(m.positions), 2) for m in found if m.kind == "clean")
         status, evidence, note = _judge_contradiction(units, found)
         contradictions.append(ContradictionScore(cid, status, evidence, note, penalty=penalty))
     contradictions.extend(swaps)
     # Words that state a known-wrong claim do not also state a key point.
-    wrong = [(m.unit, set(m.positions)) for m in wrong_matches if m.kind == "clean"]
-    if wrong:
+    if wrong_words:
         for index, (pid, weight, phrasings) in enumerate(rubric.points):
             kept = [m for m in point_matches[index]
-                    if not any(unit == m.unit and len(spots & set(m.positions)) >= 2 for unit, spots in wrong)]
+                    if not any(unit == m.unit and len(spots & set(m.positions)) >= overlap
+                               for unit, spots, overlap in wrong_words)]
             if len(kept) != len(point_matches[index]) and points[index].status != "missed":
                 status, evidence, note = _judge_point(units, phrasings, kept, ignored=ignored, weak=crowded)
                 points[index] = PointScore(pid, status, evidence, note,

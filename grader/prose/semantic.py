@@ -92,18 +92,24 @@ class _Exemplars:
 _EXEMPLARS: dict[Question, _Exemplars] = {}
 
 
+def _statements(items: tuple) -> tuple[list[str], list[int]]:
+    """Every item's wording and examples, with the index of the item each one states."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for index, item in enumerate(items):
+        for text in (item.text, *item.examples):
+            texts.append(text)
+            owner.append(index)
+    return texts, owner
+
+
 def _exemplars(question: Question) -> _Exemplars:
     """The question's exemplar vectors, built once per question definition."""
     import numpy as np
 
     if question in _EXEMPLARS:
         return _EXEMPLARS[question]
-    texts: list[str] = []
-    owner: list[int] = []
-    for index, point in enumerate(question.key_points):
-        for text in (point.text, *point.examples):
-            texts.append(text)
-            owner.append(index)
+    texts, owner = _statements(question.key_points)
     vectors = embed(texts)
     # Each sentence of the reference answer joins the key point it is closest to.
     reference = [text for text, is_code in split_units(question.answer) if not is_code and len(text.split()) >= 4]
@@ -117,12 +123,7 @@ def _exemplars(question: Question) -> _Exemplars:
                 keep.append(row)
                 owner.append(owner[best])
         vectors = np.vstack([vectors, ref_vectors[keep]]) if keep else vectors
-    wrong_texts: list[str] = []
-    wrong_owner: list[int] = []
-    for index, item in enumerate(question.contradictions):
-        for text in (item.text, *item.examples):
-            wrong_texts.append(text)
-            wrong_owner.append(index)
+    wrong_texts, wrong_owner = _statements(question.contradictions)
     built = _Exemplars(vectors, tuple(owner), embed(wrong_texts), tuple(wrong_owner))
     _EXEMPLARS[question] = built
     return built

@@ -79,6 +79,7 @@ class Layer:
     n: int | None = None                  # RepeatVector
     batch_shape: tuple[int | None, ...] | None = None   # InputLayer
     time_step: int | None = None          # a GetItem op node taking one time step, h[:, t] or h[:, t, :]
+    built_input: tuple[int | None, ...] | None = None   # the input shape the saved layer was built for
     config: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -130,9 +131,24 @@ class Layer:
             return 2 * self.units
         return self.units
 
+    def _built_output(self, returns_sequences: bool) -> tuple[int | None, ...] | None:
+        """The layer's real symbolic output shape (batch axis first) from the input it was built for, if known."""
+        from grader.static.output_shapes import output_shape
+
+        built = self.built_input
+        if not built or self.wrappers or len(built) < 3:
+            return None
+        config = {**self.config, "return_sequences": returns_sequences}
+        shape = output_shape(self.class_name, config, [tuple(built[1:])], width=self.output_units())
+        return None if shape is None else (None, *shape)
+
     def shape_text(self, returns_sequences: bool | None = None) -> str:
         """The output shape of a recurrent layer as text, e.g. ``(None, T, 32)``."""
         rs = self.return_sequences if returns_sequences is None else returns_sequences
+        real = self._built_output(bool(rs))
+        if real is not None:     # the time axis of a variable-length sequence reads as T
+            shown = ["T" if rs and i == 1 and v is None else "None" if v is None else str(v) for i, v in enumerate(real)]
+            return "(" + ", ".join(shown) + ")"
         if self.class_name.startswith("ConvLSTM"):      # (None, T, *space, filters)
             space = {"ConvLSTM1D": "L", "ConvLSTM2D": "H, W", "ConvLSTM3D": "D, H, W"}.get(self.class_name, "...")
             k = "filters" if self.filters is None else str(self.filters)

@@ -62,6 +62,7 @@ class _Node:
     config: dict[str, Any]
     wrapper_config: dict[str, Any]
     time_step: int | None = None
+    built_input: tuple[int | None, ...] | None = None   # the input shape Keras built the layer for
 
 
 def _full_slice(item: Any) -> bool:
@@ -174,7 +175,9 @@ def _expand(spec: dict, prefix: tuple[str, ...], wrappers: tuple[str, ...], grap
         keys = _expand_stacked_cells(config, cell, shown, path, wrappers, graph, wrapper_config or {})
         return keys[:1], keys[-1:], shape
     time_step = _time_step(spec) if class_name == "GetItem" else None
-    key = graph.add(_Node(shown, str(class_name), path, wrappers, config, wrapper_config or {}, time_step))
+    build = spec.get("build_config") if isinstance(spec.get("build_config"), dict) else {}
+    key = graph.add(_Node(shown, str(class_name), path, wrappers, config, wrapper_config or {}, time_step,
+                          _shape(build.get("input_shape"))))
     return [key], [key], shape
 
 
@@ -357,6 +360,7 @@ def _layer(index: int, node: _Node, inbound: tuple[str, ...]) -> Layer:
         n=c.get("n") if isinstance(c.get("n"), int) else None,
         batch_shape=_shape(c.get("batch_shape")) or _shape(c.get("batch_input_shape")),
         time_step=node.time_step,
+        built_input=node.built_input,
         config=c,
     )
 

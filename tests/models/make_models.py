@@ -344,13 +344,6 @@ def keras2_models() -> dict[str, object]:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return model
 
-    def q8_video_classifier__wrong_nested_per_frame_output():
-        frame = keras.Sequential([keras.Input((16, 16, 3)), L.Conv2D(4, 3), L.GlobalAveragePooling2D()],
-                                 name="frame_cnn")
-        x = keras.Input((None, 16, 16, 3))
-        h = L.LSTM(8, return_sequences=True)(L.TimeDistributed(frame)(x))
-        return functional(x, L.Dense(5, activation="softmax")(h))
-
     builders = {name: fn for name, fn in locals().items() if name.startswith("q") and callable(fn)}
     files = {}
     for name, fn in builders.items():
