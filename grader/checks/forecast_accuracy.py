@@ -16,8 +16,10 @@ def forecast_accuracy(ev: Evidence, task: Any) -> Outcome:
     forecast = ev.forecast or {}
     if forecast.get("grader_error"):
         # The grader could not evaluate (references missing, course broken): not the student's fault.
-        return Outcome.error(f"forecast accuracy could not be evaluated: {forecast['grader_error']}; "
-                             "a person will review this result", needs_review=True)
+        # The reason names the course's files: it goes to the details a reviewer reads, not to the student.
+        return Outcome.error("forecast accuracy could not be evaluated on the grader's side (not a problem with "
+                             "your model); a person will review this result", needs_review=True,
+                             grader_error=str(forecast["grader_error"])[:300])
     if forecast.get("error"):
         return Outcome.fail(str(forecast["error"]))
     desc = ev.description

@@ -10,7 +10,7 @@ The root group lives in :mod:`grader.cli.app`; each ``*_commands`` module adds t
 commands of one area to it when imported here.
 """
 
-from grader.cli import course_commands, grading_commands, report_commands  # noqa: F401  (registers the commands)
+from grader.cli import course_commands, db_commands, grading_commands, report_commands  # noqa: F401  (registers the commands)
 from grader.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -52,6 +52,37 @@ class GraderGroup(click.Group):
             return super().invoke(ctx)
         except GraderError as exc:
             raise click.ClickException(str(exc)) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # never a traceback on the terminal: one line, the rest in a log file
+            raise click.ClickException(_unexpected(exc)) from None
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an exception no command expected; the full traceback goes to a log file it names."""
+    import tempfile
+    import time
+    import traceback
+    from pathlib import Path
+
+    if _is_database_error(exc):
+        from grader.store.database import DAMAGED_ADVICE, database_reason
+
+        return f"the gradebook could not be read or written: {database_reason(exc)}; {DAMAGED_ADVICE}"
+    folder = Path(tempfile.gettempdir()) / "rnn-grader"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    first = (str(exc).strip().splitlines() or [""])[0][:160]
+    return (f"unexpected {type(exc).__name__}{': ' + first if first else ''} (a grader bug; the full traceback "
+            f"is in {log}; please report it)")
+
+
+def _is_database_error(exc: Exception) -> bool:
+    import sys
+
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")     # only loaded if a command opened a database
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.DatabaseError)
 
 
 @click.group(cls=GraderGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.store.engine import LOCK_RETRIES, WRITE_OPTION, is_locked, is_memory_url, make_engine
@@ -25,6 +26,17 @@ from grader.store.errors import GradebookError
 T = TypeVar("T")
 
 _PG_MIGRATION_LOCK = 7_301_164_911  # any constant; serialises concurrent upgrades on PostgreSQL
+
+
+# What to do about a gradebook file the database library cannot read.
+RESTORE_ADVICE = "restore a backup (made by 'grader db backup') or move the file away and grade again"
+DAMAGED_ADVICE = f"check it with 'grader db check'; if it is damaged, {RESTORE_ADVICE}"
+
+
+def database_reason(exc: BaseException) -> str:
+    """The first line of a database error, without the SQL or the library's boilerplate."""
+    origin = getattr(exc, "orig", None) or exc
+    return (str(origin).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 class GradebookDatabase:
@@ -42,10 +54,10 @@ class GradebookDatabase:
         try:
             if migrate:
                 self._migrate()
-        except OperationalError as exc:
+        except DatabaseError as exc:      # OperationalError, and "file is not a database" too
             self._engine.dispose()
-            reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0]
-            raise GradebookError(f"cannot open gradebook {self._shown_url()}: {reason}") from None
+            raise GradebookError(f"cannot open gradebook {self._shown_url()}: {database_reason(exc)}; "
+                                 f"{DAMAGED_ADVICE}") from None
         except Exception:
             self._engine.dispose()
             raise
@@ -65,6 +77,11 @@ class GradebookDatabase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._shown_url()!r})"
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages show it: the password hidden."""
+        return self._shown_url()
+
     def _shown_url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
 
@@ -79,6 +96,39 @@ class GradebookDatabase:
 
         with self._serial, self._engine.connect() as conn:
             return migrations.current_revision(conn)
+
+    def integrity_problems(self, limit: int = 10) -> list[str]:
+        """What SQLite's ``PRAGMA integrity_check`` finds wrong (empty when sound); other backends
+        check their own pages, so for them this only proves a connection works."""
+        try:
+            with self._serial, self._engine.connect() as conn:
+                if self.dialect != "sqlite":
+                    conn.execute(text("SELECT 1"))
+                    return []
+                rows = [str(row[0]) for row in conn.exec_driver_sql(f"PRAGMA integrity_check({int(limit)})")]
+        except DatabaseError as exc:
+            return [database_reason(exc)]
+        return [] if rows == ["ok"] else rows
+
+    def backup(self, target: Path) -> None:
+        """Copy a SQLite gradebook to ``target`` with SQLite's online backup API (safe while in use)."""
+        import sqlite3
+
+        if self.dialect != "sqlite" or is_memory_url(self.url):
+            raise GradebookError(f"grader db backup copies SQLite files; back up {self._shown_url()} with "
+                                 "its own tools (pg_dump for PostgreSQL)")
+        if target.exists():
+            raise GradebookError(f"{target} already exists; choose a new file name for the backup")
+        try:
+            with self._serial, self._engine.connect() as conn:
+                source = conn.connection.driver_connection
+                with sqlite3.connect(target) as copy:
+                    source.backup(copy)
+                copy.close()
+        except (DatabaseError, sqlite3.DatabaseError) as exc:
+            target.unlink(missing_ok=True)
+            raise GradebookError(f"cannot back up {self._shown_url()}: {database_reason(exc)}; "
+                                 f"{DAMAGED_ADVICE}") from None
 
     def _migrate(self) -> None:
         with self._serial:

@@ -8,6 +8,8 @@ that still gets through, which callers retry with backoff.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -20,6 +22,11 @@ from grader.store.errors import GradebookError
 SQLITE_BUSY_SECONDS = 30
 LOCK_RETRIES = 5
 WRITE_OPTION = "grader_write"
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (also for URLs SQLAlchemy cannot parse)."""
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", url)
 
 
 def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
@@ -42,7 +49,8 @@ def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
     try:
         engine = create_engine(url, echo=echo, **options)
     except ArgumentError as exc:
-        raise GradebookError(f"not a database URL: {url!r} ({exc})") from None
+        raise GradebookError(f"not a database URL: {hide_password(url)!r} (expected e.g. sqlite:///grader.db or "
+                             "postgresql+psycopg://user:password@host/dbname)") from None
     except ImportError as exc:
         raise GradebookError(f"the database driver for {url.split(':', 1)[0]!r} is not installed "
                              f"(missing module {exc.name!r}); install it or use another URL") from None

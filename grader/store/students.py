@@ -96,6 +96,12 @@ def _ensure_student(session: Session, student_id: str, name: str | None) -> Stud
 
 
 def _check_student_id(student_id: str) -> None:
+    """A student id names files and folders in exports: any letters, digits and punctuation of one
+    line, but no path separator, no '.' or '..', and no surrounding spaces."""
     if not isinstance(student_id, str) or not student_id.strip() or len(student_id) > 128:
         raise GradebookError(f"a student id must be a non-empty string of at most 128 characters, "
                              f"got {student_id!r}")
+    if ("/" in student_id or "\\" in student_id or student_id in (".", "..") or not student_id.isprintable()
+            or student_id != student_id.strip()):
+        raise GradebookError(f"a student id cannot contain '/' or '\\', be '.' or '..', have surrounding spaces "
+                             f"or control characters; got {student_id!r} (e.g. 'ana.maria' or 'Ana María')")

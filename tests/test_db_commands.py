@@ -1,0 +1,102 @@
+"""The gradebook guard: a damaged database gets one line that says what to do; ``grader db check`` and
+``grader db backup``; an unexpected exception prints one line and where its traceback went."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import cli
+
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "c"
+
+
+def _run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_a_damaged_gradebook_is_one_line_with_what_to_do(course):
+    (course / "grader.db").write_bytes(b"this is not a database" * 100)
+    for args in (["review"], ["db", "check"]):
+        result = _run(*args, "--course", str(course))
+        assert result.exit_code == 1
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "Traceback" not in result.output, result.output
+        assert "file is not a database" in lines[0] and "grader db backup" in lines[0]
+
+
+def test_db_check_reports_integrity_and_revision(course):
+    assert _run("review", "--course", str(course)).exit_code == 0       # creates the gradebook
+    result = _run("db", "check", "--course", str(course))
+    assert result.exit_code == 0, result.output
+    assert "integrity ok" in result.output and "(current)" in result.output
+
+
+def test_db_backup_copies_a_readable_gradebook_and_never_overwrites(course, tmp_path):
+    assert _run("review", "--course", str(course)).exit_code == 0
+    out = tmp_path / "backup.db"
+    result = _run("db", "backup", str(out), "--course", str(course))
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(out) as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+    again = _run("db", "backup", str(out), "--course", str(course))
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_an_unexpected_exception_is_one_line_naming_its_log(course, monkeypatch):
+    import grader.core.course as course_module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(course_module, "open_course", broken)
+    result = _run("review", "--course", str(course))
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert "unexpected ZeroDivisionError: boom" in lines[0]
+    log = Path(lines[0].split("traceback is in ")[1].split(";")[0])
+    assert "ZeroDivisionError: boom" in log.read_text()
+
+
+def test_a_database_url_never_shows_its_password(course):
+    result = _run("review", "--course", str(course), "--db", "postgres://postgres:S3cretPw@localhost/db")
+    assert result.exit_code == 1
+    assert "S3cretPw" not in result.output and "postgres:***@" in result.output
+
+
+@pytest.mark.parametrize("bad", ["../evil", "a/b", "a\\b", "..", " ", " padded", "tab\there"])
+def test_a_student_id_cannot_name_a_path(course, tmp_path, bad):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "answers.md").write_text("## Q1\nanything\n")
+    result = _run("submit", str(folder), "--student", bad, "--course", str(course))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "student id" in result.output
+
+
+def test_a_student_id_may_have_any_letters(course, tmp_path):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "answers.md").write_text("## Q1\nanything\n")
+    result = _run("submit", str(folder), "--student", "Ana María", "--course", str(course))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_grader_side_forecast_failure_shows_no_server_path(bank):
+    from grader.checks.evidence import Evidence
+    from grader.checks.registry import CHECKS
+
+    reason = "[series] path: /tmp/course/data/series.csv does not exist"
+    outcome = CHECKS["forecast_accuracy"].run(Evidence(forecast={"grader_error": reason}), bank.task("q4_forecaster"))
+    assert outcome.status == "error" and outcome.needs_review
+    assert "/tmp" not in outcome.message and outcome.details["grader_error"] == reason
