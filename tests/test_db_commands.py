@@ -100,3 +100,16 @@ def test_a_grader_side_forecast_failure_shows_no_server_path(bank):
     outcome = CHECKS["forecast_accuracy"].run(Evidence(forecast={"grader_error": reason}), bank.task("q4_forecaster"))
     assert outcome.status == "error" and outcome.needs_review
     assert "/tmp" not in outcome.message and outcome.details["grader_error"] == reason
+
+
+def test_a_missing_postgres_driver_names_the_extra_to_install():
+    import importlib.util
+
+    from grader.store.engine import make_engine
+    from grader.store.errors import GradebookError
+
+    if importlib.util.find_spec("psycopg2") is not None:
+        pytest.skip("psycopg2 is installed here")
+    with pytest.raises(GradebookError, match=r"rnn-grader\[postgres\]") as raised:
+        make_engine("postgresql+psycopg2://user:S3cret@localhost/db")
+    assert "S3cret" not in str(raised.value)

@@ -53,7 +53,8 @@ def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
                              "postgresql+psycopg://user:password@host/dbname)") from None
     except ImportError as exc:
         raise GradebookError(f"the database driver for {url.split(':', 1)[0]!r} is not installed "
-                             f"(missing module {exc.name!r}); install it or use another URL") from None
+                             f"(missing module {exc.name!r}); for PostgreSQL run pip install 'rnn-grader[postgres]' "
+                             "and use a postgresql+psycopg://user:password@host/dbname URL") from None
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record) -> None:  # noqa: ANN001
