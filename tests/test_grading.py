@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -149,30 +150,38 @@ def _batch_cmd(course, directory):
     return [sys.executable, "-m", "grader", "batch", str(directory), "--course", str(course.root), "--workers", "2"]
 
 
-def test_sigkill_halfway_then_rerun_grades_each_submission_once(demo, bank, tmp_path):
+def test_a_second_batch_waits_for_the_first_and_a_sigkill_loses_nothing(demo, bank, tmp_path):
+    """Two concurrent batches on one course, the first killed half way: each student graded once."""
     course = demo["course"]
     db = f"sqlite:///{tmp_path / 'kill.db'}"
     subs = tmp_path / "subs"
     _light_submissions(course, bank, subs, 40)
     env = {**os.environ, "GRADER_DB": db, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen(_batch_cmd(course, subs), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(_batch_cmd(course, subs), env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    second = None
     deadline = time.time() + 600
     graded = 0
-    while time.time() < deadline and proc.poll() is None:
+    while time.time() < deadline and first.poll() is None:
         time.sleep(1.0)
         try:
             with Gradebook(db) as gradebook:
                 graded = sum(1 for s in gradebook.submissions() if gradebook.current_results(s.id))
         except Exception:
             continue
+        if graded >= 4 and second is None:
+            second = subprocess.Popen(_batch_cmd(course, subs), env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
         if graded >= 12:
             break
-    assert proc.poll() is None, "the batch finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert second is not None and first.poll() is None, "the first batch finished before it could be killed"
+    assert second.poll() is None, "the second batch did not wait for the first"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
     assert 0 < graded < 40
-    subprocess.run(_batch_cmd(course, subs), env=env, check=True, capture_output=True, timeout=900)
+    out, err = second.communicate(timeout=900)
+    assert second.returncode == 0, err[-2000:]
+    assert "waiting for 'grader batch'" in err and "database is locked" not in out + err
     with Gradebook(db) as gradebook:
         submissions = gradebook.submissions()
         assert len(submissions) == 40
@@ -182,6 +191,10 @@ def test_sigkill_halfway_then_rerun_grades_each_submission_once(demo, bank, tmp_
             keys = [(r["task"], r["check"]) for r in rows]
             assert rows and len(keys) == len(set(keys))
         assert any(run.status == "interrupted" for run in gradebook.runs())
+    with sqlite3.connect(tmp_path / "kill.db") as conn:
+        runs_per_submission = conn.execute(
+            "SELECT submission_id, COUNT(DISTINCT run_id) FROM results GROUP BY submission_id").fetchall()
+    assert len(runs_per_submission) == 40 and all(count == 1 for _, count in runs_per_submission)
 
 
 def test_unreadable_zip_is_recorded_once_and_the_batch_goes_on(demo, bank, tmp_path):
@@ -201,3 +214,34 @@ def test_unreadable_zip_is_recorded_once_and_the_batch_goes_on(demo, bank, tmp_p
         assert len(gradebook.submissions("mallory")) == 1
         rows = gradebook.current_results(gradebook.latest_submission("mallory").id)
         assert len(rows) == 1 and rows[0]["status"] == "error" and rows[0]["score"] == 0
+
+
+def test_batch_over_a_messy_class_folder_grades_students_only_and_backs_up_before_force(demo, bank, tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    course = demo["course"]
+    subs = tmp_path / "class"
+    _light_submissions(course, bank, subs / "section1", 2)
+    _light_submissions(course, bank, subs / "section2", 1)
+    (subs / "section2" / "s00").rename(subs / "section2" / "Ana María")
+    for junk in ("__MACOSX/s00", "empty", "notes"):
+        (subs / junk).mkdir(parents=True)
+    (subs / "notes" / "todo.txt").write_text("grade by Friday")
+    db = f"sqlite:///{tmp_path / 'messy.db'}"
+    args = ["batch", str(subs), "--course", str(course.root), "--db", db, "--workers", "1"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "graded 3, failed 0" in first.output
+    for line in ("skipped __MACOSX/: macOS archive metadata", "skipped empty/: no answers.md",
+                 "skipped notes/: no answers.md", "section folders: section1, section2"):
+        assert line in first.output
+    with Gradebook(db) as gradebook:
+        assert {s.id for s in gradebook.students()} == {"s00", "s01", "Ana María"}
+    forced = CliRunner().invoke(cli, args + ["--force"])
+    assert forced.exit_code == 0, forced.output
+    backup = Path(re.search(r"backed up the gradebook to (\S+) before regrading", forced.output).group(1))
+    assert backup.parent == course.root / "backups" and backup.stat().st_size > 0
+    with Gradebook(f"sqlite:///{backup}") as copy:
+        assert {s.id for s in copy.students()} == {"s00", "s01", "Ana María"}

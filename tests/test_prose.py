@@ -95,9 +95,14 @@ def test_read_answers_reports_problems_in_one_line(tmp_path: Path):
 
     latin = tmp_path / "latin.md"
     latin.write_bytes("## Q1\ncaf\xe9\n".encode("latin-1"))
+    parsed = read_answers(latin)        # read by a noted guess, never an error worth 0
+    assert parsed.answer("Q1") == "café" and "read as windows-1252" in parsed.encoding_note
+
+    binary = tmp_path / "binary.md"
+    binary.write_bytes(b"\x00\x01\x02" * 100)
     with pytest.raises(AnswersError) as err:
-        read_answers(latin)
-    assert "not valid UTF-8" in str(err.value) and "line 2" in str(err.value) and "\n" not in str(err.value)
+        read_answers(binary)
+    assert "save it as plain text with UTF-8 encoding" in str(err.value) and "\n" not in str(err.value)
 
     big = tmp_path / "big.md"
     big.write_bytes(b"## Q1\n" + b"x" * 300_000)

@@ -27,6 +27,36 @@ def db_option(fn: Callable) -> Callable:
                         help="SQLAlchemy URL of the gradebook (default: sqlite:///<course>/grader.db).")(fn)
 
 
+class StudentId(click.ParamType):
+    """A student id under the one rule of :mod:`grader.core.identity`, NFC-normalised."""
+
+    name = "student"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        # A refused id raises StudentIdError, a GraderError: one line and exit status 1, like
+        # every other refusal, rather than click's usage block.
+        from grader.core.identity import student_id
+
+        return student_id(value)
+
+
+STUDENT = StudentId()
+
+
+def no_wait_option(fn: Callable) -> Callable:
+    """``--no-wait``: fail at once when another command is writing to the course, instead of queueing."""
+    return click.option("--no-wait", is_flag=True,
+                        help="Fail at once if another grader command is writing to this course.")(fn)
+
+
+def _locked(course, command: str, no_wait: bool):
+    """The course's write lock (:mod:`grader.core.locking`); a wait is announced on stderr."""
+    from grader.core.locking import course_lock
+
+    return course_lock(course.root, command, wait=not no_wait,
+                       on_wait=lambda message: click.echo(message, err=True))
+
+
 def _open(course_dir: str | None, db_url: str | None = None, *, must_exist: bool = True):
     from grader.core.course import open_course
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
-from grader.cli.app import _bank, _open, cli, course_option
+from grader.cli.app import _bank, _locked, _open, cli, course_option, no_wait_option
+
+if TYPE_CHECKING:
+    from grader.forecast.references import TrainingProgress
 
 
 # --------------------------------------------------------------------------- course
@@ -122,18 +131,105 @@ def reference() -> None:
 @course_option
 @click.option("--force", is_flag=True, help="Rebuild even when the cached models are up to date.")
 @click.option("--task", "tasks", multiple=True, help="Build only this task (repeatable).")
-def reference_build(course_dir: str | None, force: bool, tasks: tuple[str, ...]) -> None:
+@no_wait_option
+def reference_build(course_dir: str | None, force: bool, tasks: tuple[str, ...], no_wait: bool) -> None:
     """Build every reference model into <course>/reference (trains the forecasters).
+
+    Each model is saved as soon as it is built: after an interruption, run the
+    same command again and it builds only the rest. TensorFlow's own messages
+    go to <course>/reference-build.log, not the terminal.
 
     \b
     Example:
         grader reference build --course mycourse
     """
+    from grader.forecast.references import ReferenceBuildInterrupted
     from grader.grading.grader import build_course_references
 
     course = _open(course_dir)
-    build_course_references(course, force=force, tasks=list(tasks) or None, log=click.echo)
+    known = [task.id for task in _bank().tasks]
+    unknown = [task for task in tasks if task not in known]
+    if unknown:
+        raise click.ClickException(f"no task {unknown[0]!r} in the question bank; tasks are {', '.join(known)}")
+    try:
+        with _locked(course, "reference build", no_wait), \
+                _tensorflow_output_to(course.root / REFERENCE_BUILD_LOG), _TrainingDisplay() as display:
+            build_course_references(course, force=force, tasks=list(tasks) or None, log=click.echo,
+                                    progress=display.show)
+    except ReferenceBuildInterrupted as exc:
+        click.echo(f"interrupted: {exc.saved} of {exc.total} reference models are saved; run the same command "
+                   "again to build the rest", err=True)
+        raise click.exceptions.Exit(130) from None
     click.echo(f"references in {course.reference_dir}")
+
+
+REFERENCE_BUILD_LOG = "reference-build.log"
+
+
+@contextlib.contextmanager
+def _tensorflow_output_to(log: Path) -> Iterator[None]:
+    """Send what TensorFlow writes to stderr into ``log`` while the block runs; click's output is unaffected.
+
+    ``main()`` sets TF_CPP_MIN_LOG_LEVEL=3 and the "tensorflow" logger to ERROR, but
+    TensorFlow >= 2.19 still prints CUDA and absl notices from C++ while it is imported
+    (tensorflow/tensorflow#100442), so stderr itself is redirected at the file-descriptor level.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")       # as main() does, for callers of cli() that skip it
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging          # installed with TensorFlow; Keras logs through it
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:
+        pass
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    try:
+        with open(log, "w", encoding="utf-8") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(terminal, 2)
+    finally:
+        os.close(terminal)
+
+
+class _TrainingDisplay:
+    """Shows each forecaster's training: a bar (epochs, best validation MAE) on a terminal, else one line a model."""
+
+    def __init__(self) -> None:
+        self.interactive = sys.stdout.isatty()
+        self._bar: Any = None
+
+    def __enter__(self) -> _TrainingDisplay:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._close()
+
+    def show(self, step: TrainingProgress) -> None:
+        if not self.interactive:
+            if step.finished:
+                click.echo(f"{step.task}: trained {step.epoch} epochs (at most {step.epochs}), "
+                           f"best validation MAE {step.best_valid_mae:,.0f}")
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=step.epochs, label=f"{step.task}: training", show_pos=True,
+                                          item_show_func=_best_mae)
+        self._bar.update(step.epoch - self._bar.pos, current_item=step)
+        if step.finished:
+            self._close()
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.render_finish()
+            self._bar = None
+
+
+def _best_mae(step: TrainingProgress | None) -> str | None:
+    return None if step is None else f"best validation MAE {step.best_valid_mae:,.0f}"
 
 
 # --------------------------------------------------------------------------- dataset

@@ -11,7 +11,7 @@ import click
 
 from grader.core.terminal import printable
 
-from grader.cli.app import _bank, _gradebook, _open, cli, course_option, db_option
+from grader.cli.app import STUDENT, _bank, _gradebook, _locked, _open, cli, course_option, db_option, no_wait_option
 
 
 # --------------------------------------------------------------------------- checking
@@ -85,10 +85,11 @@ def _print_results(tests: list[dict[str, Any]]) -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--student", default=None, help="Student id (default: the folder or zip name).")
+@click.option("--student", type=STUDENT, default=None, help="Student id (default: the folder or zip name).")
 @course_option
 @db_option
-def submit(path: str, student: str | None, course_dir: str | None, db_url: str | None) -> None:
+@no_wait_option
+def submit(path: str, student: str | None, course_dir: str | None, db_url: str | None, no_wait: bool) -> None:
     """Store a submission folder or .zip for a student (content-addressed) and record it.
 
     Each file the grader refuses (over [limits] file_mb, not a regular file,
@@ -101,7 +102,7 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
     from grader.grading.grader import Grader
 
     course = _open(course_dir, db_url)
-    with _gradebook(course) as gradebook:
+    with _locked(course, "submit", no_wait), _gradebook(course) as gradebook:
         receipt = Grader(course, _bank(), gradebook).submit(Path(path), student)
     for refusal in receipt.refused:
         _warn(refusal.message)
@@ -110,14 +111,15 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
 
 
 @cli.command()
-@click.argument("student")
+@click.argument("student", type=STUDENT)
 @course_option
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the structured results as JSON.")
 @click.option("--force", is_flag=True, help="Regrade even if graded with the same files and versions.")
 @weak_sandbox_option
+@no_wait_option
 def grade(student: str, course_dir: str | None, db_url: str | None, as_json: bool, force: bool,
-          weak_sandbox: bool) -> None:
+          weak_sandbox: bool, no_wait: bool) -> None:
     """Grade a student's latest submission: checks, probes, forecast accuracy and prose.
 
     \b
@@ -129,7 +131,7 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
 
     course = _open(course_dir, db_url)
     bank = _bank()
-    with _gradebook(course) as gradebook:
+    with _locked(course, "grade", no_wait), _gradebook(course) as gradebook:
         submission_id = grade_student(course, bank, gradebook, student, force=force,
                                       isolation=_isolation(weak_sandbox))
         rows = gradebook.current_results(submission_id)
@@ -150,8 +152,9 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
 @click.option("--isolate", is_flag=True, help="A fresh worker process for every submission (strictest, slower).")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same files and versions.")
 @weak_sandbox_option
+@no_wait_option
 def batch(directory: str, course_dir: str | None, db_url: str | None, workers: int | None, isolate: bool,
-          force: bool, weak_sandbox: bool) -> None:
+          force: bool, weak_sandbox: bool, no_wait: bool) -> None:
     """Submit and grade every student folder or .zip under DIRECTORY.
 
     Resumable: run it again after an interruption and it grades only what is
@@ -161,19 +164,52 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
     Example:
         grader batch submissions/ --workers 2
     """
-    from grader.grading.grader import discover, require_ready, run_batch
+    from grader.grading.discovery import discover
+    from grader.grading.grader import require_ready, run_batch
 
     course = _open(course_dir, db_url)
+    bank = _bank()
     require_ready(course)
-    paths = discover(Path(directory))
+    found = discover(Path(directory), [task.file for task in bank.tasks])
+    paths = list(found.submissions)
     if not paths:
-        raise click.ClickException(f"no student folders or .zip files in {directory}")
-    with _gradebook(course) as gradebook:
+        raise click.ClickException(
+            f"no student folders or .zip files in {directory}: lay it out as one folder or .zip per student "
+            "(DIR/alice/answers.md, DIR/bob.zip), optionally grouped in section folders (DIR/section1/alice/)"
+            + (f"; skipped {len(found.skipped)} entries, e.g. {found.skipped[0].name} ({found.skipped[0].reason})"
+               if found.skipped else ""))
+    with _locked(course, "batch", no_wait), _gradebook(course) as gradebook:
+        if force:
+            _backup_before_regrade(course, gradebook)
         with click.progressbar(length=len(paths), label="grading", show_eta=True, show_pos=True,
                                file=sys.stderr) as bar:
-            summary = run_batch(course, _bank(), gradebook, paths, workers=workers, isolate=isolate,
+            summary = run_batch(course, bank, gradebook, paths, workers=workers, isolate=isolate,
                                 force=force, isolation=_isolation(weak_sandbox), progress=lambda outcome: bar.update(1))
     _print_batch(summary)
+    _print_discovery(found)
+
+
+def _backup_before_regrade(course, gradebook) -> None:
+    """A forced regrade supersedes every current result: keep a copy of the gradebook first."""
+    kept = gradebook.backup_into(course.root / "backups", "before-regrade")
+    if kept is None:
+        _warn(f"no automatic backup of {gradebook.shown_url} (only SQLite gradebooks are copied); "
+              "take one with the database's own tools before a forced regrade")
+    else:
+        click.echo(f"backed up the gradebook to {kept} before regrading", err=True)
+
+
+def _print_discovery(found) -> None:
+    """The section folders understood and every entry of the class folder not graded, with why."""
+    if found.sections:
+        click.echo(f"section folders: {', '.join(printable(name) for name in found.sections)} "
+                   "(their students are graded under their own folder names)")
+    for folder in found.inner:
+        student = folder.split("/", 1)[0]
+        click.echo(f"read {printable(folder)} as the files of {printable(student)!r} (if {printable(student)} is "
+                   "a section, give it two or more student folders, or grade it with its own batch)")
+    for entry in found.skipped:
+        click.echo(f"skipped {printable(entry.name)}: {entry.reason}")
 
 
 def _print_batch(summary) -> None:
@@ -214,7 +250,7 @@ def review(course_dir: str | None, db_url: str | None) -> None:
 
 
 @cli.command()
-@click.argument("student")
+@click.argument("student", type=STUDENT)
 @click.argument("task_or_question")
 @click.option("--score", type=float, required=True, help="The manual score (points).")
 @click.option("--comment", default="", help="Why; shown to the student.")
@@ -222,8 +258,9 @@ def review(course_dir: str | None, db_url: str | None) -> None:
 @click.option("--who", default=None, envvar="USER", help="Who overrides (default: $USER).")
 @course_option
 @db_option
+@no_wait_option
 def override(student: str, task_or_question: str, score: float, comment: str, check: str | None,
-             who: str | None, course_dir: str | None, db_url: str | None) -> None:
+             who: str | None, course_dir: str | None, db_url: str | None, no_wait: bool) -> None:
     """Set a manual score that wins over the auto score and survives every regrade.
 
     TASK_OR_QUESTION is a task id (q3_deep_seq2seq), a prose task (q3_prose), or
@@ -237,7 +274,7 @@ def override(student: str, task_or_question: str, score: float, comment: str, ch
 
     bank = _bank()
     course = _open(course_dir, db_url)
-    with _gradebook(course) as gradebook:
+    with _locked(course, "override", no_wait), _gradebook(course) as gradebook:
         task, _ = set_override(gradebook, bank, student, task_or_question, score, comment, who or "instructor",
                                check=check)
     click.echo(f"{student} {task}{':' + check if check else ''} set to {score:g} ({comment or 'no comment'})")

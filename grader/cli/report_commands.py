@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.app import _bank, _gradebook, _open, cli, course_option, db_option
+from grader.cli.app import STUDENT, _bank, _gradebook, _open, cli, course_option, db_option
 
 
 @cli.command()
@@ -71,7 +71,7 @@ def report(course_dir: str | None, db_url: str | None, out: str, with_feedback: 
 
 
 @cli.command()
-@click.option("--student", default=None, help="The student whose page to write.")
+@click.option("--student", type=STUDENT, default=None, help="The student whose page to write.")
 @click.option("--all", "all_students", is_flag=True, help="Write a page for every graded student.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="With --student: the HTML file (default: <student>.html).")

@@ -1,15 +1,18 @@
 """The reference manifest of a course: which reference models are built, for which series, how good.
 
-``<course>/reference/manifest.json`` is written by :func:`grader.forecast.references.build_references`;
-everything that only *reads* it (grading, the evaluation, reports) uses this module,
-which imports neither TensorFlow nor Keras.
+``<course>/reference/manifest.json`` is written by :func:`grader.forecast.references.build_references`
+(through :func:`write_manifest`); everything that only *reads* it (grading, the evaluation, reports)
+uses this module, which imports neither TensorFlow nor Keras.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -17,6 +20,8 @@ from grader.core.course import Course, CourseError
 from grader.forecast.series import Series
 
 MANIFEST = "manifest.json"
+# Temporary files of write_atomically start with this; one left by a killed build is removed by the next.
+PARTIAL_PREFIX = ".partial-"
 
 
 class ReferencesMissing(CourseError):
@@ -37,6 +42,39 @@ def read_manifest(course: Course) -> dict[str, Any]:
     if not path.exists():
         return {"tasks": {}}
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_manifest(course: Course, manifest: dict[str, Any]) -> None:
+    """Replace ``manifest.json`` in one step: a reader, or a build resumed after an interruption,
+    sees the previous manifest or the new one, never part of one."""
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    write_atomically(course.reference_dir / MANIFEST, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def write_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a temporary file beside ``target``, then rename it over ``target``.
+
+    A rename within one folder is atomic, so ``target`` is either absent, the old file or the
+    whole new one. The temporary file keeps ``target``'s suffix because Keras chooses the file
+    format from it; it is removed if ``write`` fails or is interrupted.
+    """
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=PARTIAL_PREFIX, suffix=target.suffix)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        write(temp)
+        with open(temp, "rb") as written:     # on disk before the rename, so a crash cannot leave an empty target
+            os.fsync(written.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def remove_partial_files(folder: Path) -> None:
+    """Delete temporary files a killed build left in ``folder`` (an interrupted one removes its own)."""
+    for leftover in folder.glob(f"{PARTIAL_PREFIX}*"):
+        leftover.unlink(missing_ok=True)
 
 
 def reference_versions(course: Course) -> dict[str, str]:

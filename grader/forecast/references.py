@@ -6,6 +6,8 @@
 validation part for early stopping) with fixed seeds, then scored on the
 held-out windows; that MAE is the full-credit mark of forecast accuracy.
 A forecaster is rebuilt only when the series or its builder's version changes.
+Each model is saved, then recorded, as soon as it is built, so an interrupted build
+resumes where it stopped.
 
 Building imports TensorFlow in this process: reference builders are our own
 code, not students'.
@@ -13,21 +15,45 @@ code, not students'.
 
 from __future__ import annotations
 
-import json
+import math
 import shutil
 import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from grader.core.course import Course
-from grader.forecast.manifest import MANIFEST, read_manifest, series_key
+from grader.forecast.manifest import (read_manifest, remove_partial_files, series_key, write_atomically,
+                                     write_manifest)
 from grader.core.contract import DEFAULT_WINDOW, HORIZON
 from grader.forecast.metrics import evaluate
 from grader.forecast.series import Series, series_from_config, split
 
 TRAINING_VERSION = 1      # bump when train_forecaster changes
 SEED = 42
+EPOCHS = 50               # at most; early stopping usually ends training sooner
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Where the training of one reference forecaster stands, for a progress display."""
+
+    task: str
+    epoch: int               # epochs finished
+    epochs: int              # the most it may run; early stopping may end it sooner
+    best_valid_mae: float    # lowest validation MAE so far, in the series' own units (not value / scale)
+    finished: bool = False   # training has ended: the last report for this task
+
+
+class ReferenceBuildInterrupted(KeyboardInterrupt):
+    """A build was interrupted; ``saved`` of the ``total`` requested reference models are complete on disk."""
+
+    def __init__(self, saved: int, total: int) -> None:
+        super().__init__(f"{saved} of {total} reference models are saved")
+        self.saved = saved
+        self.total = total
 
 
 def _training_windows(values: np.ndarray, first: int, last: int, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,8 +66,13 @@ def _training_windows(values: np.ndarray, first: int, last: int, window: int) ->
 
 
 def train_forecaster(build: Callable[[], Any], series: Series, series_cfg: dict[str, Any],
-                     *, window: int = DEFAULT_WINDOW, epochs: int = 50, verbose: int = 0) -> Any:
-    """Fit a reference forecaster on the training part, early-stopped on the validation part."""
+                     *, window: int = DEFAULT_WINDOW, epochs: int = EPOCHS, verbose: int = 0,
+                     progress: Callable[[TrainingProgress], None] | None = None, task: str = "") -> Any:
+    """Fit a reference forecaster on the training part, early-stopped on the validation part.
+
+    ``progress`` (if given) receives a :class:`TrainingProgress` for ``task`` after every epoch
+    and once more when training ends.
+    """
     import keras
 
     keras.utils.set_random_seed(SEED)
@@ -54,64 +85,118 @@ def train_forecaster(build: Callable[[], Any], series: Series, series_cfg: dict[
     x_train, y_train = _training_windows(values, train_first + window, train_last, window)
     x_valid, y_valid = _training_windows(values, valid_first, valid_last, window)
     model = build()
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True)
+    # The builders' loss is Huber, which says little to a person; MAE is tracked only to be
+    # shown. Adding a metric leaves the trained weights exactly as they were.
+    model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["mae"])
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=8, restore_best_weights=True)]
+    if progress is not None:
+        callbacks.append(_progress_callback(keras, progress, task, epochs, series.scale))
     model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=epochs, batch_size=64,
-              callbacks=[stop], verbose=verbose, shuffle=True)
+              callbacks=callbacks, verbose=verbose, shuffle=True)
     return model
 
 
-def build_references(course: Course, *, force: bool = False, tasks: list[str] | None = None,
-                     log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
-    """Write every reference model into the course; reuse cached forecasters when still valid.
+def _progress_callback(keras: Any, report: Callable[[TrainingProgress], None], task: str, epochs: int,
+                       scale: float) -> Any:
+    """A Keras callback sending ``report`` the best validation MAE so far, after each epoch and at the end."""
 
+    class ReportProgress(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.last = TrainingProgress(task, 0, epochs, math.inf)
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            # The model sees value / scale, so its MAE times the scale is in the series' own units.
+            mae = (logs or {}).get("val_mae", math.inf) * scale
+            self.last = TrainingProgress(task, epoch + 1, epochs, min(self.last.best_valid_mae, mae))
+            report(self.last)
+
+        def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+            report(replace(self.last, finished=True))
+
+    return ReportProgress()
+
+
+def build_references(course: Course, *, force: bool = False, tasks: list[str] | None = None,
+                     log: Callable[[str], None] = lambda message: None,
+                     progress: Callable[[TrainingProgress], None] | None = None) -> dict[str, Any]:
+    """Write every reference model into the course; reuse cached ones that are still valid.
+
+    Each model is saved as soon as it is built, then its manifest entry, each through a
+    temporary file renamed into place. So an interrupted build keeps every model finished
+    before the interruption and a rerun builds only the rest; and since an entry is written
+    only once its file is complete, a partly written file is never taken as up to date.
+    Raises :class:`ReferenceBuildInterrupted` (a ``KeyboardInterrupt``) on an interruption.
+
+    ``progress`` receives the forecasters' training progress (see :func:`train_forecaster`).
     Builds whatever course it is given: :func:`grader.grading.grader.build_course_references`
     first refuses a course whose held-out data is not private.
     """
-    from reference_models import BUILDER_VERSIONS, BUILDERS, FORECAST_TASKS, LSTM_CELL_SOURCE
+    from reference_models import BUILDERS
 
-    out = course.reference_dir
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = read_manifest(course)
-    entries: dict[str, Any] = manifest.setdefault("tasks", {})
+    course.reference_dir.mkdir(parents=True, exist_ok=True)
+    remove_partial_files(course.reference_dir)
     series = series_from_config(course.series, course.root)
-    key = series_key(series)
-    window = course.series.window
-    for task, builder in BUILDERS.items():
-        if tasks is not None and task not in tasks:
-            continue
-        version = BUILDER_VERSIONS[task]
-        forecaster = task in FORECAST_TASKS
-        version_key = f"v{version}-t{TRAINING_VERSION}-{key}" if forecaster else f"v{version}"
-        entry = entries.get(task, {})
-        target = out / (LSTM_CELL_SOURCE.name.replace("lstm_cell", task) if task == "q6_lstm_cell" else f"{task}.keras")
-        if not force and entry.get("version_key") == version_key and target.exists():
-            log(f"{task}: up to date")
-            continue
-        started = time.perf_counter()
-        if task == "q6_lstm_cell":
-            shutil.copyfile(LSTM_CELL_SOURCE, out / "q6_lstm_cell.py")
-            target = out / "q6_lstm_cell.py"
-            entry = {}
-        elif forecaster:
-            model = train_forecaster(builder, series, course.series, window=window)
-            model.save(target)
-            windows_eval = _evaluate_model(model, series, course.series, window)
-            entry = {"window": window, "series_key": key, **windows_eval}
-        else:
-            builder().save(target)
-            entry = {}
-        entry.update({"file": target.name, "version": version, "version_key": version_key,
-                      "built_seconds": round(time.perf_counter() - started, 2)})
-        entries[task] = entry
-        shown = f", held-out MAE {entry['mae']:,.0f}" if "mae" in entry else ""
-        log(f"{task}: built {target.name} in {entry['built_seconds']:.1f} s{shown}")
-        if "mae" in entry and entry["mae"] >= entry["seasonal_naive_mae"]:
-            log(f"warning: the {task} reference (MAE {entry['mae']:,.0f}) does not beat the seasonal-naive "
-                f"forecast ({entry['seasonal_naive_mae']:,.0f}) on this series: forecast credit then needs "
-                "a model at least as good as the reference")
-    manifest["series_key"] = key
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    manifest = read_manifest(course)
+    manifest["series_key"] = series_key(series)
+    manifest.setdefault("tasks", {})
+    chosen = [task for task in BUILDERS if tasks is None or task in tasks]
+    for done, task in enumerate(chosen):
+        try:
+            _build_task(task, course, series, manifest, force=force, log=log, progress=progress)
+        except KeyboardInterrupt:
+            raise ReferenceBuildInterrupted(done, len(chosen)) from None
+    write_manifest(course, manifest)
     return manifest
+
+
+def _build_task(task: str, course: Course, series: Series, manifest: dict[str, Any], *, force: bool,
+                log: Callable[[str], None], progress: Callable[[TrainingProgress], None] | None) -> None:
+    """Build ``task``'s reference unless its file and manifest entry are current; save the file, then the entry."""
+    from reference_models import BUILDER_VERSIONS, FORECAST_TASKS
+
+    entries: dict[str, Any] = manifest["tasks"]
+    version = BUILDER_VERSIONS[task]
+    version_key = f"v{version}"
+    if task in FORECAST_TASKS:
+        version_key += f"-t{TRAINING_VERSION}-{manifest['series_key']}"
+    target = course.reference_dir / (f"{task}.py" if task == "q6_lstm_cell" else f"{task}.keras")
+    if not force and entries.get(task, {}).get("version_key") == version_key and target.exists():
+        log(f"{task}: up to date")
+        return
+    if entries.pop(task, None) is not None:
+        write_manifest(course, manifest)    # the old entry must not vouch for the file about to be replaced
+    started = time.perf_counter()
+    entry = _make_reference(task, course, series, target, progress)
+    entry.update({"file": target.name, "version": version, "version_key": version_key,
+                  "built_seconds": round(time.perf_counter() - started, 2)})
+    entries[task] = entry
+    write_manifest(course, manifest)
+    shown = f", held-out MAE {entry['mae']:,.0f}" if "mae" in entry else ""
+    log(f"{task}: built {target.name} in {entry['built_seconds']:.1f} s{shown}")
+    if "mae" in entry and entry["mae"] >= entry["seasonal_naive_mae"]:
+        log(f"warning: the {task} reference (MAE {entry['mae']:,.0f}) does not beat the seasonal-naive "
+            f"forecast ({entry['seasonal_naive_mae']:,.0f}) on this series: forecast credit then needs "
+            "a model at least as good as the reference")
+
+
+def _make_reference(task: str, course: Course, series: Series, target: Path,
+                    progress: Callable[[TrainingProgress], None] | None) -> dict[str, Any]:
+    """Build (or copy) ``task``'s reference into ``target`` atomically; return its entry's scores, if any."""
+    from reference_models import BUILDERS, FORECAST_TASKS, LSTM_CELL_SOURCE
+
+    if task == "q6_lstm_cell":
+        write_atomically(target, lambda temp: shutil.copyfile(LSTM_CELL_SOURCE, temp))
+        return {}
+    if task not in FORECAST_TASKS:
+        write_atomically(target, BUILDERS[task]().save)
+        return {}
+    window = course.series.window
+    model = train_forecaster(BUILDERS[task], series, course.series, window=window, progress=progress, task=task)
+    scores = _evaluate_model(model, series, course.series, window)
+    entry = {"window": window, "series_key": series_key(series), **scores}
+    write_atomically(target, model.save)
+    return entry
 
 
 def _evaluate_model(model: Any, series: Series, series_cfg: dict[str, Any], window: int) -> dict[str, Any]:

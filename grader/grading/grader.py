@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -143,7 +143,9 @@ class BatchSummary:
 def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ()) -> list[CheckResult]:
     """Prose results for every question with prose points, from ``folder/answers.md``.
 
-    An answers.md intake refused says so, with the reason (``refused``), not "missing".
+    An answers.md intake refused says so, with the reason (``refused``), not "missing". One that
+    was submitted but cannot be read (not text in any encoding, refused at intake) is an error
+    a person must review, never a silent 0; one read by a guessed encoding says so in ``details``.
     """
     from grader.prose import scoring as prose
     from grader.prose.answers import read_answers
@@ -151,6 +153,7 @@ def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ())
     path = folder / "answers.md"
     parsed = None
     problem = None
+    sent = True      # answers.md was submitted: if it cannot be read, a person looks at it
     if path.exists():
         try:
             parsed = read_answers(path)
@@ -160,15 +163,19 @@ def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ())
         problem = f"{refusal.message}; the prose answers could not be graded"
     else:
         problem = "answers.md is missing: the prose answers could not be graded"
+        sent = False
     results: list[CheckResult] = []
     for question in bank.questions:
         if question.prose_points <= 0:
             continue
         if parsed is None:
             results.append(CheckResult(question.prose_task, "rubric", ERROR, 0.0, question.prose_points,
-                                       problem or "answers.md could not be read"))
+                                       problem or "answers.md could not be read", needs_review=sent))
             continue
-        results.append(prose.prose_results(question, parsed.answer(question.id)))
+        result = prose.prose_results(question, parsed.answer(question.id))
+        if parsed.encoding_note:
+            result = replace(result, details={**result.details, "encoding_note": parsed.encoding_note})
+        results.append(result)
     return results
 
 
@@ -300,13 +307,6 @@ def budget_note(results: list[CheckResult]) -> str:
     """One line for the batch's progress when the submission's time budget ran out, else ''."""
     skipped = [r.task for r in results if r.check == BUDGET_CHECK]
     return f"time budget used up: {len(skipped)} task(s) not checked ({', '.join(skipped)})" if skipped else ""
-
-
-def discover(directory: Path) -> list[Path]:
-    """Every student folder or .zip directly under ``directory``, by name."""
-    items = [p for p in sorted(directory.iterdir())
-             if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() == ".zip")]
-    return items
 
 
 def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,

@@ -8,13 +8,14 @@ by its own path or believed by its own header:
 * a member is refused (a :class:`~grader.grading.refusals.Refusal` in ``refused``,
   with its kind and reason) for an absolute path, a drive letter, a backslash, a
   ``..`` component, control characters, being a symlink or other non-regular file,
-  encryption, a duplicate name, exceeding the per-file size (``[limits] file_mb``), or
-  expanding more than ``max_ratio`` times its compressed size;
+  encryption, a duplicate name, exceeding the per-file size (``[limits] file_mb``; an
+  ``answers.md`` in any folder: the 256 KiB the prose grader reads), or expanding more
+  than ``max_ratio`` times its compressed size;
 * the whole submission is refused (:class:`IntakeError`) for too many members,
   more uncompressed bytes than ``max_total_bytes`` (twice the per-file size), or a
   damaged archive;
-* sizes are counted while decompressing in chunks, and reading stops at the
-  bound, whatever the headers claim;
+* sizes are counted while decompressing in chunks, and reading stops one byte past
+  the bound, whatever the headers claim, so a refused file is never held whole nor stored;
 * ``__MACOSX/``, ``.DS_Store`` and hidden files are ignored; when every file sits
   under one top folder (``alice/answers.md``) that folder is stripped.
 
@@ -35,6 +36,7 @@ import os
 import re
 import stat
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -42,15 +44,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from grader.core import identity
 from grader.core.config import LimitsConfig
 from grader.core.errors import GraderError
+from grader.core.terminal import printable
 from grader.grading.refusals import CORRUPT, SAFETY, SIZE, TYPE, Refusal
+from grader.prose.answers import ANSWERS_FILE, MAX_ANSWERS_BYTES
 
 CHUNK = 1 << 16
 MiB = 1 << 20
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 IGNORED_DIRS = frozenset({"__MACOSX"})
-_STUDENT_ID = re.compile(r"[A-Za-z0-9@_-][A-Za-z0-9._@-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COURSE_FILE_MB = LimitsConfig.from_table({}).file_mb
 # The whole submission may hold this many files at the per-file limit: room for one at the
@@ -63,6 +67,16 @@ class IntakeError(GraderError, ValueError):
 
 
 @dataclass(frozen=True)
+class FileBound:
+    """One file's size limit: ``limit`` bytes, named ``text`` in a refusal, with its own ``advice``
+    when the size kind's general advice (raise the course's per-file limit) would not help."""
+
+    limit: int
+    text: str
+    advice: str | None = None
+
+
+@dataclass(frozen=True)
 class IntakeLimits:
     """Bounds on what one submission may hold; the defaults are the course's (:meth:`from_course`)."""
 
@@ -71,6 +85,7 @@ class IntakeLimits:
     max_total_bytes: int = TOTAL_FILES * _COURSE_FILE_MB * MiB    # the whole submission, uncompressed
     max_ratio: float = 100.0             # uncompressed / compressed size of one zip member ...
     ratio_floor_bytes: int = 1 * MiB     # ... checked once a member has produced this much
+    max_answers_bytes: int = MAX_ANSWERS_BYTES   # answers.md: more is never graded, so never kept
 
     @classmethod
     def from_course(cls, limits: LimitsConfig | Mapping[str, Any]) -> IntakeLimits:
@@ -87,6 +102,18 @@ class IntakeLimits:
     def total_text(self) -> str:
         """The whole-submission limit as a student reads it ("512 MiB")."""
         return size_text(self.max_total_bytes)
+
+    def bound(self, name: str) -> FileBound:
+        """The most bytes the file at ``name`` may hold, and how a student is told that limit.
+
+        ``answers.md`` is judged by its base name, because the one top folder a zip usually
+        has (``alice/answers.md``) is only stripped after every member has been read.
+        """
+        if name.rsplit("/", 1)[-1] == ANSWERS_FILE and self.max_answers_bytes < self.max_file_bytes:
+            return FileBound(self.max_answers_bytes,
+                             f"the {_kib_text(self.max_answers_bytes)} allowed for {ANSWERS_FILE}",
+                             f"keep only your answers in {ANSWERS_FILE} (no pasted outputs or images)")
+        return FileBound(self.max_file_bytes, f"the per-file limit of {self.file_text}")
 
 
 DEFAULT_INTAKE_LIMITS = IntakeLimits()
@@ -153,22 +180,16 @@ def content_hash(files: Mapping[str, bytes | str], refused: Iterable[Refusal] = 
 
 
 def student_id_from_path(path: str | os.PathLike) -> str:
-    """The student id a submission path names: the folder name, or the zip name without ``.zip``.
-
-    Allowed: ASCII letters, digits and ``. _ - @``, not starting with a dot.
-    """
+    """The student id a submission path names: the folder name, or the zip name without ``.zip``,
+    under the one rule of :mod:`grader.core.identity` (any letters; no separators or leading dot)."""
     name = Path(path).name
     stem = name[:-4] if name.lower().endswith(".zip") else name
-    if not stem:
-        raise IntakeError(f"cannot take a student id from {str(path)!r}: the name is empty")
-    if len(stem) > 128:
-        raise IntakeError(f"cannot take a student id from {name!r}: longer than 128 characters")
-    if not _STUDENT_ID.fullmatch(stem):
-        bad = "".join(sorted({c for c in stem if not re.fullmatch(r"[A-Za-z0-9._@-]", c)}))
-        reason = (f"it contains {bad!r}" if bad else "it starts with a dot")
-        raise IntakeError(f"cannot take a student id from {name!r}: {reason}; use only letters, "
-                          f"digits and . _ - @ (rename the file or folder)")
-    return stem
+    try:
+        return identity.student_id(stem)
+    except identity.StudentIdError as exc:
+        raise IntakeError(f"cannot take a student id from the name {printable(name)!r}: "
+                          f"{identity.id_problem(unicodedata.normalize('NFC', stem))}; rename the file or folder"
+                          ) from None
 
 
 # --------------------------------------------------------------------------- reading
@@ -231,10 +252,15 @@ def size_text(n: int) -> str:
     return f"{n / MiB:.1f}".removesuffix(".0") + " MiB" if n >= MiB else f"{n} bytes"
 
 
-def _too_large(name: str, size: int, limits: IntakeLimits, *, exact: bool) -> Refusal:
-    """The refusal of a file over the per-file limit; ``size`` is a lower bound unless ``exact``."""
+def _kib_text(n: int) -> str:
+    """``n`` bytes in KiB when it is a whole number of them ("256 KiB"), else as :func:`size_text`."""
+    return f"{n // 1024} KiB" if n % 1024 == 0 and 1024 <= n < MiB else size_text(n)
+
+
+def _too_large(name: str, size: int, bound: FileBound, *, exact: bool) -> Refusal:
+    """The refusal of a file over its bound; ``size`` is a lower bound unless ``exact``."""
     shown = f"it is {size_text(size)}, over" if exact else "it is over"
-    return Refusal(name, SIZE, f"{shown} the per-file limit of {limits.file_text}", size, limits.max_file_bytes)
+    return Refusal(name, SIZE, f"{shown} {bound.text}", size, bound.limit, bound.advice)
 
 
 def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[Refusal]]:
@@ -291,19 +317,21 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, lim
                  budget: int, source: str) -> bytes | Refusal:
     """The member's bytes, read in chunks and cut off at the first bound it breaks.
 
+    At most one byte past the member's bound (:meth:`IntakeLimits.bound`) is ever read.
     Raises :class:`IntakeError` when the member would take the submission past ``budget``.
     """
+    bound = limits.bound(name)
     chunks: list[bytes] = []
     produced = 0
     compressed = max(info.compress_size, 1)
     try:
         with archive.open(info) as stream:
-            while chunk := stream.read(CHUNK):
+            while chunk := stream.read(min(CHUNK, bound.limit + 1 - produced)):
                 produced += len(chunk)
-                if produced > limits.max_file_bytes:
+                if produced > bound.limit:
                     # The header's size is the student's own claim: shown, never relied on.
-                    claimed = info.file_size > limits.max_file_bytes
-                    return _too_large(name, info.file_size if claimed else produced, limits, exact=claimed)
+                    claimed = info.file_size > bound.limit
+                    return _too_large(name, info.file_size if claimed else produced, bound, exact=claimed)
                 if produced > budget:
                     raise IntakeError(f"{source}: the submission expands to more than "
                                       f"{size_text(limits.max_total_bytes)}; refused whole")
@@ -370,6 +398,7 @@ def _rel(root: Path, path: Path) -> str:
 def _read_file(path: Path, name: str, limits: IntakeLimits, budget: int, source: str) -> bytes | Refusal:
     """The file's bytes, read in chunks and cut off at the first bound it breaks.
 
+    At most one byte past the file's bound (:meth:`IntakeLimits.bound`) is ever read.
     Raises :class:`IntakeError` when the file would take the submission past ``budget``.
     """
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -381,14 +410,16 @@ def _read_file(path: Path, name: str, limits: IntakeLimits, budget: int, source:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return Refusal(name, TYPE, "it is not a regular file")
-        if info.st_size > limits.max_file_bytes:   # refused unread; the loop below still counts real bytes
-            return _too_large(name, info.st_size, limits, exact=True)
+        bound = limits.bound(name)
+        if info.st_size > bound.limit:   # refused unread; the loop below still counts real bytes
+            return _too_large(name, info.st_size, bound, exact=True)
         chunks: list[bytes] = []
         produced = 0
-        while chunk := handle.read(CHUNK):
+        # The file may grow while it is read: never ask for more than one byte past the bound.
+        while chunk := handle.read(min(CHUNK, bound.limit + 1 - produced)):
             produced += len(chunk)
-            if produced > limits.max_file_bytes:
-                return _too_large(name, produced, limits, exact=False)
+            if produced > bound.limit:
+                return _too_large(name, produced, bound, exact=False)
             if produced > budget:
                 raise IntakeError(f"{source}: the submission is larger than "
                                   f"{size_text(limits.max_total_bytes)}; refused whole")
@@ -470,12 +501,13 @@ class SubmissionStore:
         refused = files.refused if isinstance(files, SubmissionFiles) else ()
         manifest: dict[str, str] = {}
         for name in sorted(contents):
+            relative = _safe_relative(name)     # before any byte is written: an unsafe name stores nothing
             data = contents[name]
             sha = hashlib.sha256(data).hexdigest()
             target = self.object_path(sha)
             if not target.is_file():
                 self._write_atomic(target, data, mode=0o444)
-            manifest[_safe_relative(name)] = sha
+            manifest[relative] = sha
         content = content_hash(manifest, refused)
         if refused:
             path = self.refusals_path(content)

@@ -33,7 +33,8 @@ class Refusal:
     ``name`` is its path as submitted (less the one top folder every file shares, as for the
     files kept); ``kind`` is one of :data:`KINDS`; ``reason`` is one line without the name. A
     size refusal also has ``size`` and ``limit`` in bytes (``size`` is a lower bound when
-    reading stopped at the limit).
+    reading stopped at the limit). ``advice`` replaces the kind's advice when that would
+    not help (no course setting raises the size allowed for ``answers.md``).
     """
 
     name: str
@@ -41,6 +42,7 @@ class Refusal:
     reason: str
     size: int | None = None
     limit: int | None = None
+    advice: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -51,23 +53,27 @@ class Refusal:
         """What a student reads: the file, that it was refused and why, and what to do."""
         label, advice = _KINDS[self.kind]
         shown = self.name if self.name.isprintable() else repr(self.name)
-        return f"{shown} was refused ({label}): {self.reason}; {advice}"
+        return f"{shown} was refused ({label}): {self.reason}; {self.advice or advice}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields; ``advice`` only when it is set, so refusals stored before it existed read the same."""
+        data = asdict(self)
+        if data["advice"] is None:
+            del data["advice"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Refusal:
         """The refusal ``to_dict`` wrote; ValueError for any other shape."""
         try:
             name, kind, reason = data["name"], data["kind"], data["reason"]
-            size, limit = data.get("size"), data.get("limit")
+            size, limit, advice = data.get("size"), data.get("limit"), data.get("advice")
         except (KeyError, TypeError):
             raise ValueError(f"not a refusal: {data!r:.200}") from None
-        if not (isinstance(name, str) and isinstance(reason, str)
+        if not (isinstance(name, str) and isinstance(reason, str) and (advice is None or isinstance(advice, str))
                 and all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (size, limit))):
             raise ValueError(f"not a refusal: {data!r:.200}")
-        return cls(name, kind, reason, size, limit)
+        return cls(name, kind, reason, size, limit, advice)
 
 
 def refusal_for(refused: Iterable[Refusal], names: Iterable[str]) -> Refusal | None:

@@ -49,7 +49,7 @@ def answers_notes(folder: Path, bank: Bank, refused: Iterable[Refusal] = ()) -> 
         parsed = read_answers(path)
     except ValueError as exc:
         return [str(exc)]
-    notes = []
+    notes = [parsed.encoding_note] if parsed.encoding_note else []
     for qid, status in section_status(parsed).items():
         if status == "missing":
             notes.append(f"answers.md has no section for {qid} (expected a heading '## {qid}')")

@@ -4,7 +4,8 @@
 ``## Q8`` (``# Q1``, ``### Q1.``, ``## Question 1``, ``## Q1: title`` are
 accepted too). :func:`parse_answers` returns the text of every section plus one
 message per problem (missing or duplicated section); :func:`read_answers`
-adds a size bound and one-line errors for unreadable files;
+adds a size bound, decoding whatever encoding an editor chose
+(:func:`grader.prose.decoding.decode_text`) and one-line errors for unreadable files;
 :func:`section_status` gives the self-check view, which only says whether each
 section is present and non-empty and never reveals a score.
 """
@@ -12,11 +13,12 @@ section is present and non-empty and never reveals a score.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from grader.core.errors import GraderError
+from grader.prose.decoding import UndecodableText, decode_text
 
 ANSWERS_FILE = "answers.md"
 MAX_ANSWERS_BYTES = 256 * 1024
@@ -43,18 +45,23 @@ class ParsedAnswers:
     ``answers`` maps every expected question id to its text ("" when the
     section is missing); ``found`` lists the ids that had a heading;
     ``messages`` holds one line per problem, worded for the student.
+    ``encoding`` is the codec the file was read with; ``encoding_note`` is ""
+    unless that codec was a guess, then the line telling the student so
+    (also the first of ``messages``).
     """
 
     answers: dict[str, str]
     found: frozenset[str]
     messages: tuple[str, ...] = ()
+    encoding: str = "utf-8"
+    encoding_note: str = ""
 
     def answer(self, qid: str) -> str:
         return self.answers.get(qid.upper(), "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"answers": dict(self.answers), "found": sorted(self.found, key=_qid_order),
-                "messages": list(self.messages)}
+                "messages": list(self.messages), "encoding": self.encoding, "encoding_note": self.encoding_note}
 
 
 def _qid_order(qid: str) -> tuple[int, str]:
@@ -110,17 +117,22 @@ def parse_answers(text: str, question_ids: tuple[str, ...] = DEFAULT_QUESTION_ID
 def answers_from_bytes(data: bytes, name: str = ANSWERS_FILE, *,
                        max_bytes: int = MAX_ANSWERS_BYTES,
                        question_ids: tuple[str, ...] = DEFAULT_QUESTION_IDS) -> ParsedAnswers:
-    """Decode ``answers.md`` (UTF-8, optional BOM) and parse it; raise :class:`AnswersError`."""
+    """Decode ``answers.md`` and parse it; raise :class:`AnswersError` when it is too large or not text.
+
+    Any encoding :func:`~grader.prose.decoding.decode_text` can tell is read: a file in
+    windows-1252 or UTF-16 is graded like one in UTF-8, never scored 0 for its encoding.
+    """
     if len(data) > max_bytes:
         raise AnswersError(f"{name} is {len(data) / 1024:.0f} KiB, more than the {max_bytes // 1024} KiB "
                            f"allowed; keep only your answers in it")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise AnswersError(f"{name} is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
-                           f"save it with UTF-8 encoding") from None
-    return parse_answers(text, question_ids)
+        decoded = decode_text(data, name)
+    except UndecodableText as exc:
+        raise AnswersError(str(exc)) from None
+    parsed = parse_answers(decoded.text, question_ids)
+    notes = (decoded.note,) if decoded.note else ()
+    return replace(parsed, messages=notes + parsed.messages, encoding=decoded.encoding,
+                   encoding_note=decoded.note)
 
 
 def read_answers(path: str | Path, *, max_bytes: int = MAX_ANSWERS_BYTES,
@@ -132,7 +144,8 @@ def read_answers(path: str | Path, *, max_bytes: int = MAX_ANSWERS_BYTES,
         if size > max_bytes:
             raise AnswersError(f"{path.name} is {size / 1024:.0f} KiB, more than the {max_bytes // 1024} KiB "
                                f"allowed; keep only your answers in it")
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)    # a file that grew since stat is still read only this far
     except FileNotFoundError:
         raise AnswersError(f"{path.name} not found at {path}; the answers belong in {ANSWERS_FILE}") from None
     except IsADirectoryError:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.core.bank import Bank
+from grader.core.identity import file_stem
 from grader.core.records import ClassSnapshot
 
 
@@ -82,7 +83,10 @@ def gradescope_results(rows: list[dict[str, Any]], bank: Bank, *, execution_time
 
 
 def export_gradescope(snapshot: ClassSnapshot, bank: Bank, out_dir: Path) -> list[Path]:
-    """Write ``<out_dir>/<student>/results.json`` for every student's latest graded submission."""
+    """Write ``<out_dir>/<file stem>/results.json`` for every student's latest graded submission.
+
+    The folder is :func:`grader.core.identity.file_stem` of the id, never the raw id.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for summary in snapshot.summaries:
@@ -91,7 +95,7 @@ def export_gradescope(snapshot: ClassSnapshot, bank: Bank, out_dir: Path) -> lis
         if submission is None or not rows:
             continue
         results = gradescope_results(rows, bank, output=f"Graded submission {submission} of {student}.")
-        target = out_dir / student / "results.json"
+        target = out_dir / file_stem(student) / "results.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(results, indent=2), encoding="utf-8")
         written.append(target)

@@ -73,7 +73,8 @@ def _prose_view(question: Question, row: dict[str, Any] | None, answers_released
     return {"row": row, "points": points, "met": [p for p in points if p["status"] == "met"],
             "uncertain": [p for p in points if p["status"] == "uncertain"],
             "missed": [p for p in points if p["status"] == "missed"], "contradictions": contradictions,
-            "pending_review": row["pending_review"], "message": row["output"] if row["status"] == "error" else ""}
+            "pending_review": row["pending_review"], "message": row["output"] if row["status"] == "error" else "",
+            "encoding_note": details.get("encoding_note") or ""}
 
 
 def _check_view(row: dict[str, Any], overrides: Mapping[int, dict[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.core.course import Course
 from grader.core.errors import GraderError
+from grader.core.identity import file_stem
 
 if TYPE_CHECKING:
     import jinja2
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 MESSAGE_CHARS = 180
 SCRIPT_TEMPLATE = "partials/script.html"
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9@_-][A-Za-z0-9._@-]{0,99}")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER = re.compile(r"\d[\d,._]*")
 
@@ -97,15 +97,8 @@ def _points(value: Any) -> str:
 
 
 def feedback_filename(student_id: str) -> str:
-    """The file name of a student's feedback page: the id itself when it is a safe file name.
-
-    Other ids (``grader submit --student`` accepts any text) become their safe
-    characters plus a short digest, so two ids never share a page.
-    """
-    if _SAFE_ID.fullmatch(student_id) and not student_id.endswith("."):
-        return f"{student_id}.html"
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", student_id).strip("_")[:60] or "student"
-    return f"{stem}-{hashlib.sha256(student_id.encode('utf-8')).hexdigest()[:10]}.html"
+    """The file name of a student's feedback page (:func:`grader.core.identity.file_stem` plus .html)."""
+    return f"{file_stem(student_id)}.html"
 
 
 def trim(text: str, limit: int = MESSAGE_CHARS) -> str:

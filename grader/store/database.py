@@ -130,6 +130,21 @@ class GradebookDatabase:
             raise GradebookError(f"cannot back up {self._shown_url()}: {database_reason(exc)}; "
                                  f"{DAMAGED_ADVICE}") from None
 
+    def backup_into(self, folder: Path, reason: str) -> Path | None:
+        """A timestamped SQLite backup in ``folder`` (``grader-<reason>-<time>.db``); None when there
+        is nothing to keep (an in-memory gradebook) or the backend is not SQLite."""
+        if self.dialect != "sqlite" or is_memory_url(self.url):
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = folder / f"grader-{reason}-{stamp}.db"
+        serial = 1
+        while target.exists():
+            serial += 1
+            target = folder / f"grader-{reason}-{stamp}-{serial}.db"
+        self.backup(target)
+        return target
+
     def _migrate(self) -> None:
         with self._serial:
             self._migrate_serial()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.core import identity
 from grader.core.records import Student, Submission
 from grader.store.database import GradebookDatabase
 from grader.store.errors import GradebookError
@@ -23,7 +25,7 @@ class StudentsMixin(GradebookDatabase):
 
     def add_student(self, student_id: str, name: str | None = None) -> Student:
         """Add a student, or update the name of an existing one when ``name`` is given."""
-        _check_student_id(student_id)
+        student_id = _check_student_id(student_id)
 
         def work(session: Session) -> Student:
             return to_student(_ensure_student(session, student_id, name))
@@ -31,6 +33,8 @@ class StudentsMixin(GradebookDatabase):
 
     def find_student(self, student_id: str) -> Student:
         """The student with ``student_id``; :class:`~grader.store.errors.NoStudent` if absent."""
+        student_id = unicodedata.normalize("NFC", student_id)
+
         def work(session: Session) -> Student:
             return to_student(get_student(session, student_id))
         return self._read(work)
@@ -47,7 +51,7 @@ class StudentsMixin(GradebookDatabase):
 
         The student is created if new.
         """
-        _check_student_id(student_id)
+        student_id = _check_student_id(student_id)
         if not re.fullmatch(r"[0-9a-f]{64}", content_hash or ""):
             raise GradebookError(f"content hash must be 64 lowercase hex digits, got {content_hash!r}")
 
@@ -67,6 +71,8 @@ class StudentsMixin(GradebookDatabase):
 
     def latest_submission(self, student_id: str) -> Submission | None:
         """The student's newest submission, or None if they have none."""
+        student_id = unicodedata.normalize("NFC", student_id)
+
         def work(session: Session) -> Submission | None:
             get_student(session, student_id)
             row = session.scalars(
@@ -95,13 +101,6 @@ def _ensure_student(session: Session, student_id: str, name: str | None) -> Stud
     return row
 
 
-def _check_student_id(student_id: str) -> None:
-    """A student id names files and folders in exports: any letters, digits and punctuation of one
-    line, but no path separator, no '.' or '..', and no surrounding spaces."""
-    if not isinstance(student_id, str) or not student_id.strip() or len(student_id) > 128:
-        raise GradebookError(f"a student id must be a non-empty string of at most 128 characters, "
-                             f"got {student_id!r}")
-    if ("/" in student_id or "\\" in student_id or student_id in (".", "..") or not student_id.isprintable()
-            or student_id != student_id.strip()):
-        raise GradebookError(f"a student id cannot contain '/' or '\\', be '.' or '..', have surrounding spaces "
-                             f"or control characters; got {student_id!r} (e.g. 'ana.maria' or 'Ana María')")
+def _check_student_id(student_id: str) -> str:
+    """``student_id`` under the one rule of :mod:`grader.core.identity` (NFC-normalised)."""
+    return identity.student_id(student_id)
