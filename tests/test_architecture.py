@@ -110,8 +110,9 @@ def test_course_config_is_validated_once_naming_file_and_key(tmp_path, table, me
     from grader.core.course import CourseError, open_course
 
     (tmp_path / "course.toml").write_text(table)
-    with pytest.raises(CourseError, match=message):
+    with pytest.raises(CourseError, match=message) as error:
         open_course(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / 'course.toml'}: ")      # the file's full path, every time
 
 
 def test_course_config_is_typed(tmp_path):

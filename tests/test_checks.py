@@ -82,3 +82,15 @@ def test_missing_file_is_one_error_worth_zero(bank, tmp_path):
     assert len(results) == 1 and results[0].status == "error" and results[0].score == 0
     assert results[0].max_score == task.points
     assert "q3_deep_seq2seq.keras is missing" in results[0].output
+
+
+def test_a_probability_failure_never_reads_as_a_pass(bank):
+    """'rows sum to 1 within 1' read as a pass; the message says how far the sums are from 1."""
+    from grader.checks.evidence import Evidence
+    from grader.checks.registry import CHECKS
+
+    probe = {"outputs": 1, "runs": [{"input_shape": [3, 8, 16, 16, 3], "output_shape": [3, 5], "finite": True,
+                                     "min": 0.0, "max": 2.0, "row_sum_error": 1.0}]}
+    outcome = CHECKS["probability_output"].run(Evidence(probe=probe), bank.task("q8_video_classifier"))
+    assert outcome.status == "failed"
+    assert "row sums differ from 1 by up to 1" in outcome.message and "within" not in outcome.message

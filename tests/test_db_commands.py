@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,25 @@ def test_an_unexpected_exception_is_one_line_naming_its_log(course, monkeypatch)
 
 
 def test_a_database_url_never_shows_its_password(course):
-    result = _run("review", "--course", str(course), "--db", "postgres://postgres:S3cretPw@localhost/db")
-    assert result.exit_code == 1
-    assert "S3cretPw" not in result.output and "postgres:***@" in result.output
+    for url in ("postgres://postgres:S3cretPw@localhost:1/db", "postgresql+nodriver://postgres:S3cretPw@h/db",
+                "postgresql+psycopg://postgres:S3cretPw@localhost:1/db"):
+        result = _run("review", "--course", str(course), "--db", url)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "S3cretPw" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_postgres_urls_are_read_as_the_psycopg_driver():
+    from grader.store.engine import canonical_url
+
+    assert canonical_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert canonical_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert canonical_url("postgresql+psycopg2://u:p@h/db") == "postgresql+psycopg2://u:p@h/db"
+    assert canonical_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_a_sqlite_gradebook_in_a_missing_folder_says_so(course, tmp_path):
+    result = _run("review", "--course", str(course), "--db", f"sqlite:///{tmp_path}/no/such/grader.db")
+    assert result.exit_code == 1 and "does not exist" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("bad", ["../evil", "a/b", "a\\b", "..", " ", " padded", "tab\there"])
@@ -113,3 +130,19 @@ def test_a_missing_postgres_driver_names_the_extra_to_install():
     with pytest.raises(GradebookError, match=r"rnn-grader\[postgres\]") as raised:
         make_engine("postgresql+psycopg2://user:S3cret@localhost/db")
     assert "S3cret" not in str(raised.value)
+
+
+def test_a_missing_postgresql_driver_names_the_extra(course, monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)          # as on a machine without the [postgres] extra
+    result = _run("review", "--course", str(course), "--db", "postgres://u:pw@localhost/db")
+    assert result.exit_code == 1 and "pip install 'rnn-grader[postgres]'" in result.output
+    assert "pw@" not in result.output
+
+
+@pytest.mark.parametrize("student", ["../evil", "a/b", "..", ".hidden", "Ana María", "名前", "x" * 128])
+def test_every_student_id_gives_one_safe_file_name(student):
+    from grader.core.identity import file_stem
+
+    stem = file_stem(student)
+    assert "/" not in stem and "\\" not in stem and not stem.startswith(".") and stem.isascii()
+    assert len(stem) <= 80 and file_stem(student + "x") != stem

@@ -122,6 +122,7 @@ def probability_output(ev: Evidence, task: Any) -> Outcome:
         if low is None or error is None or not run.get("finite", True):
             return Outcome.fail("the output contains NaN or infinite values, so it is not a probability distribution")
         if low < -1e-6 or error > 1e-3:
-            return Outcome.fail(f"output rows are not probability distributions (smallest value {low:.3g}; a row "
-                                f"sum is {error:.3g} away from 1): end the model with a softmax over the classes")
+            return Outcome.fail(f"output rows are not probability distributions (smallest value {low:.3g}; row "
+                                f"sums differ from 1 by up to {error:.3g}): end the model with a softmax over "
+                                "the classes")
     return Outcome.ok("every output row is non-negative and sums to 1")

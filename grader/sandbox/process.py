@@ -42,7 +42,7 @@ from grader.sandbox.isolation import Files, check_file_name, isolation_report, m
 from grader.sandbox.launch import Launch, plan_launch, read_bwrap_info
 from grader.sandbox.levels import choose_level
 from grader.sandbox.limits import Limits, check_kind
-from grader.sandbox.uids import UidLease, lease_uid
+from grader.sandbox.uids import UidLease, UidsExhausted, lease_uid
 from grader.sandbox.stderr_log import StderrDrain
 from grader.sandbox.worker import REPLY_LIMIT
 
@@ -96,7 +96,10 @@ class Worker:
     def _lease_user(self) -> tuple[int, int] | None:
         """The uid/gid this worker runs as, leased on first start and kept until close (None when the grader is not root)."""
         if self._lease is None and os.geteuid() == 0:
-            self._lease = lease_uid(self.limits.uids, start_at=id(self) % self.limits.uids.count)
+            try:
+                self._lease = lease_uid(self.limits.uids, start_at=id(self) % self.limits.uids.count)
+            except UidsExhausted as exc:       # a setup limit, reported like any worker that cannot start
+                raise WorkerStartFailed(str(exc)) from None
         return (self._lease.uid, self._lease.gid) if self._lease is not None else None
 
     @property

@@ -20,10 +20,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from grader.core.errors import GraderError
+
 __all__ = ["UidRange", "UidLease", "UidsExhausted", "lease_uid", "lock_dir"]
 
 
-class UidsExhausted(RuntimeError):
+class UidsExhausted(GraderError, RuntimeError):
     """Every uid of the range is held by a running worker."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -43,6 +44,7 @@ def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
     shared by all threads, so every thread sees the same database;
     :class:`~grader.store.gradebook.Gradebook` serialises its calls on such an engine.
     """
+    url = canonical_url(url)
     options: dict[str, Any] = {}
     if is_memory_url(url):
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
@@ -56,6 +58,8 @@ def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
                              f"(missing module {exc.name!r}); for PostgreSQL run pip install 'rnn-grader[postgres]' "
                              "and use a postgresql+psycopg://user:password@host/dbname URL") from None
     if engine.dialect.name == "sqlite":
+        _require_sqlite_folder(engine)
+
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record) -> None:  # noqa: ANN001
             dbapi_connection.isolation_level = None
@@ -70,6 +74,30 @@ def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
             immediate = conn.get_execution_options().get(WRITE_OPTION)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
     return engine.execution_options(**{WRITE_OPTION: True}) if write else engine
+
+
+# Spellings people copy from Heroku, libpq or psql that SQLAlchemy does not take as they are.
+POSTGRES_ALIASES = ("postgres://", "postgresql://")
+POSTGRES_DRIVER_URL = "postgresql+psycopg://"
+
+
+def canonical_url(url: str) -> str:
+    """``url`` with ``postgres://`` and a driverless ``postgresql://`` read as psycopg 3 (the [postgres] extra)."""
+    for alias in POSTGRES_ALIASES:
+        if url.startswith(alias):
+            return POSTGRES_DRIVER_URL + url[len(alias):]
+    return url
+
+
+def _require_sqlite_folder(engine: Engine) -> None:
+    """A SQLite file whose folder does not exist: say so, rather than SQLite's "unable to open database file"."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise GradebookError(f"the gradebook's folder {folder} does not exist; create it, or give --db a "
+                             "sqlite:///path/grader.db inside an existing folder")
 
 
 def is_memory_url(url: str) -> bool:
