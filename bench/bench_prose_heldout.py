@@ -33,10 +33,12 @@ CORRECT = ("right_textbook", "right_own_words", "misspelled")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=500, help="class size for the timing")
+    parser.add_argument("--set", type=Path, default=HELDOUT,
+                        help="another blind set to measure the same way (default: the held-out set)")
     args = parser.parse_args(argv)
 
     bank = default_bank()
-    answers = load_calibration(HELDOUT)
+    answers = load_calibration(args.set)
     rows = [(answer, score_answer(bank.question(answer["question"]), answer["text"])) for answer in answers]
     figures = agreement([r["label"] for r, _ in rows], [s.fraction for _, s in rows], [s.needs_review for _, s in rows])
 

@@ -13,8 +13,9 @@ An answer is auto-accepted only when (``grader/prose/scoring.py``)
 
 This script chooses ``FULL_CREDIT_AT``, ``PARTIAL_ABOVE``, ``ABSENT_BELOW`` and
 ``PRESENT_FROM`` on the tuning sets only (``tests/data/prose_calibration.toml`` and
-``tests/prose/tuning/answers.toml``; never the held-out set). Among the settings that
-auto-accept at least ``--min-share`` of the answers, it takes the one whose auto-accepted
+``tests/prose/tuning/answers.toml``, ``tests/prose/tuning/adversarial.toml``; never the held-out set). Among the settings that
+auto-accept at least ``--min-share`` of the answers, it takes the one that auto-accepts the
+fewest gamed answers above 0.25 and right answers below 0.75, then the one whose auto-accepted
 answers agree best with the label (within 0.25); ties go to the one that accepts more. It
 prints
 
@@ -47,7 +48,8 @@ from grader.prose import scoring  # noqa: E402
 from grader.prose.agreement import nearest_grade  # noqa: E402
 from grader.prose.semantic import semantic_score  # noqa: E402
 
-TUNING = (ROOT / "tests" / "data" / "prose_calibration.toml", ROOT / "tests" / "prose" / "tuning" / "answers.toml")
+TUNING = (ROOT / "tests" / "data" / "prose_calibration.toml", ROOT / "tests" / "prose" / "tuning" / "answers.toml",
+          ROOT / "tests" / "prose" / "tuning" / "adversarial.toml")
 FULL = [1.0, 0.95, 0.9, 0.85, 0.8]
 PARTIAL = [0.25, 0.3]
 ABSENT = [0.3, 0.4, 0.5]
@@ -97,7 +99,8 @@ def _choose(verdicts: dict[tuple, list], keep: set[int], min_share: float) -> tu
     scored = []
     for setting, rows in verdicts.items():
         share, within, gamed, right = _figures([row for i, row in enumerate(rows) if i in keep])
-        scored.append((share >= min_share, within, -gamed - right, share, setting))
+        # Integrity first: fewest gamed answers given credit or right ones denied it, then reliability.
+        scored.append((share >= min_share, -gamed - right, within, share, setting))
     return max(scored)[-1]
 
 

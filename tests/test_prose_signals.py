@@ -180,3 +180,28 @@ def test_axes_listed_out_of_order_are_a_contradiction_and_the_right_order_is_not
     assert ordinal.contradiction("axes_out_of_order").status == "present"
     assert right.contradiction("axes_out_of_order").status == "absent"
     assert right.point("input_dimensions_meaning").status == "met"
+
+
+@pytest.mark.parametrize("sentence, restates", [
+    ("Vanishing gradients are gradients that vanish.", True),
+    ("GRU cells are gated recurrent unit cells.", True),
+    ("Layer normalization is a kind of normalization of the layers.", True),
+    ("Exploding gradients are gradients that grow without bound.", False),
+    ("A GRU is an LSTM with fewer gates.", False),
+    ("Sequence-to-vector means the network reads a sequence and outputs one vector.", False),
+    ("The forget gate decides what the long-term state drops.", False),     # no copula: not a definition
+])
+def test_a_clause_that_only_restates_its_subject_is_found(sentence, restates):
+    from grader.prose.tautology import restating_clauses
+    from grader.prose.text import answer_units
+
+    (unit,) = answer_units(sentence, None)
+    assert bool(restating_clauses(unit)) is restates
+
+
+def test_restatements_earn_no_key_point_and_go_to_review(bank):
+    text = ("Vanishing gradients are gradients that vanish. Exploding gradients are gradients that explode. "
+            "Gradient clipping is a technique of clipping gradients. GRU cells are gated recurrent unit cells.")
+    score = score_answer(bank.question("Q5"), text)
+    assert "restates_terms" in score.flags and score.needs_review
+    assert score.fraction <= 0.25

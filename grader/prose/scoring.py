@@ -66,6 +66,7 @@ from grader.prose.matching import Match, find_matches, occurrences, split_match
 from grader.prose.ordering import order_matches
 from grader.prose.rubric import Phrasing, Rubric, compiled_rubric
 from grader.prose.semantic import SemanticScore, semantic_score
+from grader.prose.tautology import restated_only, restating_clauses
 from grader.prose.text import FUNCTION_STEMS, FUNCTION_WORDS, RELATION_RE, VERBS, Unit, answer_units
 
 PointStatus = Literal["met", "missed", "uncertain"]
@@ -307,6 +308,19 @@ def _crowded_units(units: list[Unit], point_matches: list[list[Match]]) -> set[i
 SWAP_PENALTY = 0.25
 
 
+def _drop_restatements(units: list[Unit], point_matches: list[list[Match]]) -> tuple[list[list[Match]], int]:
+    """Matches that lie in clauses restating their own subject (:mod:`grader.prose.tautology`) state no key
+    point; the number of units that lost a match that way."""
+    clauses = {i: restating_clauses(unit) for i, unit in enumerate(units) if not unit.is_code}
+    lost: set[int] = set()
+    kept_lists = []
+    for matches in point_matches:
+        kept = [m for m in matches if not restated_only(units[m.unit], m.positions, clauses.get(m.unit, set()))]
+        lost |= {m.unit for m in matches} - {m.unit for m in kept}
+        kept_lists.append(kept)
+    return kept_lists, len(lost)
+
+
 def _unlisted(units: list[Unit], point_matches: list[list[Match]]) -> tuple[list[list[Match]], list[int]]:
     """Drop matches that only pick names out of an enumeration covering several key points.
 
@@ -440,6 +454,7 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
     mentions = [subject_mentions(unit, rubric) for unit in units] if rubric.subjects else []
     point_matches = [_coherent(units, find_matches(units, phrasings, skip_list_like=False), mentions)
                      for _, _, phrasings in rubric.points]
+    point_matches, restated = _drop_restatements(units, point_matches)
     point_matches, swaps = _attribute(units, rubric, point_matches, mentions)
     point_matches, enumerated = _unlisted(units, point_matches)
     ignored = {i for i, u in enumerate(units) if u.list_like} if stuffed else set()
@@ -522,6 +537,10 @@ def rubric_score(question: Question, text: str) -> tuple[ProseScore, list[Unit]]
         flags.append("keyword_list")
         reasons.append(f"names {len(enumerated)} key points in a list without stating them: "
                        + ", ".join(rubric.points[i][0] for i in enumerated))
+    if restated:
+        flags.append("restates_terms")
+        reasons.append(f"{restated} sentence(s) only restate their terms ('X is an X that ...'), which states "
+                       "nothing")
     denied = [p.id for p in points if p.note == "only stated negated"]
     if denied:
         flags.append("denies_key_point")
