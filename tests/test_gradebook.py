@@ -72,6 +72,8 @@ def _database_url(kind: str, tmp_path) -> str:
     if kind == "file":
         return f"sqlite:///{tmp_path / 'grader.db'}"
     if not PG_URL:
+        if os.environ.get("CI"):        # .ci/run starts a PostgreSQL server: a skip there would hide a gap
+            pytest.fail("CI must run the gradebook tests on PostgreSQL: GRADER_TEST_PG_URL is not set")
         pytest.skip("set GRADER_TEST_PG_URL to run the gradebook tests on PostgreSQL")
     _reset_pg(PG_URL)
     return PG_URL
@@ -471,7 +473,7 @@ def test_a_locked_write_is_retried(gb, monkeypatch):
 def test_unusable_urls_give_one_line_errors(tmp_path):
     with pytest.raises(GradebookError, match="not a database URL"):
         Gradebook("no-such-scheme")
-    with pytest.raises(GradebookError, match="cannot open gradebook"):
+    with pytest.raises(GradebookError, match="folder .* does not exist"):
         Gradebook(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'grader.db'}")
     if importlib.util.find_spec("MySQLdb") is None:
         with pytest.raises(GradebookError, match="driver for 'mysql' is not installed"):
