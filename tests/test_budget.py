@@ -124,7 +124,7 @@ def test_submission_seconds_must_be_a_positive_number(tmp_path, value):
 
     (tmp_path / "course.toml").write_text(f"[limits]\nsubmission_seconds = {value}\n")
     with pytest.raises(CourseError, match=r"course.toml: \[limits\] submission_seconds must be a positive "
-                                          r"number of seconds, got"):
+                                          r"number of seconds up to 604800 \(a week\), got"):
         open_course(tmp_path)
 
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from grader.store.gradebook import Gradebook
 from click.testing import CliRunner
 
 from grader.cli import cli
@@ -35,14 +37,14 @@ def test_a_damaged_gradebook_is_one_line_with_what_to_do(course):
 
 
 def test_db_check_reports_integrity_and_revision(course):
-    assert _run("review", "--course", str(course)).exit_code == 0       # creates the gradebook
+    Gradebook(f"sqlite:///{course / 'grader.db'}").close()                # creates the gradebook
     result = _run("db", "check", "--course", str(course))
     assert result.exit_code == 0, result.output
     assert "integrity ok" in result.output and "(current)" in result.output
 
 
 def test_db_backup_copies_a_readable_gradebook_and_never_overwrites(course, tmp_path):
-    assert _run("review", "--course", str(course)).exit_code == 0
+    Gradebook(f"sqlite:///{course / 'grader.db'}").close()
     out = tmp_path / "backup.db"
     result = _run("db", "backup", str(out), "--course", str(course))
     assert result.exit_code == 0, result.output
@@ -87,7 +89,8 @@ def test_postgres_urls_are_read_as_the_psycopg_driver():
 
 
 def test_a_sqlite_gradebook_in_a_missing_folder_says_so(course, tmp_path):
-    result = _run("review", "--course", str(course), "--db", f"sqlite:///{tmp_path}/no/such/grader.db")
+    result = _run("override", "alice", "Q1", "--score", "1", "--course", str(course),
+                  "--db", f"sqlite:///{tmp_path}/no/such/grader.db")
     assert result.exit_code == 1 and "does not exist" in result.output and "Traceback" not in result.output
 
 
@@ -146,3 +149,26 @@ def test_every_student_id_gives_one_safe_file_name(student):
     stem = file_stem(student)
     assert "/" not in stem and "\\" not in stem and not stem.startswith(".") and stem.isascii()
     assert len(stem) <= 80 and file_stem(student + "x") != stem
+
+
+def test_db_check_finds_a_missing_table_and_a_too_new_revision(course):
+    from grader.store.gradebook import Gradebook
+
+    url = f"sqlite:///{course / 'grader.db'}"
+    Gradebook(url).close()
+    with sqlite3.connect(course / "grader.db") as conn:
+        conn.execute("DROP TABLE overrides")
+    result = _run("db", "check", "--course", str(course))
+    assert result.exit_code == 1 and "table 'overrides' is missing" in result.output
+    (course / "grader.db").unlink()
+    Gradebook(url).close()
+    with sqlite3.connect(course / "grader.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'zzzz9999'")
+    result = _run("db", "check", "--course", str(course))
+    assert result.exit_code == 1 and "newer than this grader knows" in result.output
+
+
+def test_read_only_commands_never_create_a_gradebook(course, tmp_path):
+    typo = tmp_path / "typo.db"
+    result = _run("review", "--course", str(course), "--db", f"sqlite:///{typo}")
+    assert result.exit_code == 1 and "no gradebook at" in result.output and not typo.exists()

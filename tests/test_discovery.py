@@ -72,3 +72,38 @@ def test_any_letters_name_a_student(tmp_path, name):
     _make(tmp_path, [f"{name}/answers.md"])
     graded, _, _ = _found(tmp_path)
     assert graded == {name}
+
+
+def test_a_moodle_folder_holding_the_students_zip_is_that_student(tmp_path):
+    _make(tmp_path, ["Ana María_12345_assignsubmission_file_/assignment7.zip",
+                     "Ana María_12345_assignsubmission_file_/onlinetext.html", "kim/kim.zip", "lee/answers.md"])
+    found = discover(tmp_path, EXPECTED)
+    names = {f.name: f.path.relative_to(tmp_path).as_posix() for f in found.found}
+    assert names == {"Ana María": "Ana María_12345_assignsubmission_file_/assignment7.zip",
+                     "kim": "kim/kim.zip", "lee": "lee"}
+
+
+def test_next_to_students_a_folder_of_several_submissions_is_held_back_not_split(tmp_path):
+    _make(tmp_path, ["amy/answers.md", "twoinner/v1/answers.md", "twoinner/v2/answers.md",
+                     "split2/prose/answers.md", "split2/models/q1_seq2seq.keras"])
+    graded, skipped, found = _found(tmp_path)
+    assert graded == {"amy"} and not found.sections
+    assert "2 entries that each look like a submission (v1/, v2/)" in skipped["twoinner/"]
+    assert "split over models/, prose/: put them in one folder" in skipped["split2/"]
+
+
+def test_the_course_folder_and_other_archives_are_skipped_with_their_reason(tmp_path):
+    course = tmp_path / "course"
+    _make(tmp_path, ["amy/answers.md", "course/reference/q1_seq2seq.keras", "bob.tar.gz", "cat.rar"])
+    found = discover(tmp_path, EXPECTED, course_root=course)
+    skipped = {s.name: s.reason for s in found.skipped}
+    assert [f.name for f in found.found] == ["amy"]
+    assert skipped["course/"] == "the course folder itself"
+    assert "unpack it" in skipped["bob.tar.gz"] and "unpack it" in skipped["cat.rar"]
+
+
+def test_composed_and_decomposed_spellings_of_one_name_clash_visibly(tmp_path):
+    _make(tmp_path, ["Jos\u00e9/answers.md", "Jose\u0301/answers.md"])
+    _, skipped, found = _found(tmp_path)
+    assert not found.found and len(skipped) == 2
+    assert all("\\xe9" in reason and "\\u0301" in reason for reason in skipped.values())

@@ -178,3 +178,12 @@ def test_a_missing_answers_file_is_not_sent_to_review(tmp_path: Path, bank):
 
     results = answers_results(bank, tmp_path)
     assert results and all(r.status == "error" and not r.needs_review for r in results)
+
+
+def test_an_answers_file_without_headings_goes_to_review_not_zero(bank, tmp_path):
+    from grader.grading.grader import answers_results
+
+    (tmp_path / "answers.md").write_text("**Q1**\nA seq2seq RNN forecasts a value at every step.\n")
+    results = answers_results(bank, tmp_path)
+    assert results and all(r.status == "error" and r.needs_review for r in results)
+    assert "no heading '## Q1'" in results[0].output

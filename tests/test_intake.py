@@ -86,7 +86,7 @@ def test_directory_entries_and_dot_slash_prefix(tmp_path):
     ("alice/../../evil.py", "leaves the submission folder"),
     ("/etc/passwd", "absolute"),
     ("C:/Windows/evil.dll", "drive letter"),
-    ("alice\\..\\evil.py", "backslash"),
+    ("alice\\..\\evil.py", "leaves the submission folder"),    # Windows separators read as folders: still refused
     ("a\x01b.py", "control characters"),
 ])
 def test_unsafe_member_paths_are_refused(tmp_path, name, reason):
@@ -300,3 +300,20 @@ def test_materialize_handles_subfolders_and_refuses_bad_input(tmp_path):
     path.write_bytes(b"tampered")
     with pytest.raises(IntakeError, match="corrupted"):
         store.read(manifest)
+
+
+def test_a_windows_zip_with_backslash_folders_is_read(tmp_path):
+    path = tmp_path / "winzip.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("winzip\\answers.md"), ANSWERS)
+        archive.writestr(zipfile.ZipInfo("winzip\\models\\q6_lstm_cell.py"), b"x = 1\n")
+    sub = read_submission(path)
+    assert sub.files == {"answers.md": ANSWERS, "models/q6_lstm_cell.py": b"x = 1\n"} and not sub.refused
+
+
+def test_folders_wrapping_the_files_are_removed(tmp_path):
+    path = tmp_path / "nest.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("nest/Assignment 7/files/answers.md", ANSWERS)
+        archive.writestr("nest/Assignment 7/files/q6_lstm_cell.py", b"x = 1\n")
+    assert set(read_submission(path).files) == {"answers.md", "q6_lstm_cell.py"}

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.bundles import unzip_like_unzip
 from tests.attacks import (ANSWER_KEY_SNOOPER, CANARY_AT_IMPORT_TEMPLATE, CANARY_CARRIER_TEMPLATE, FORGED_REPLY,
                            HUGE_NUMBER_REPLY, REFERENCE_BY_IMPORT, REFERENCE_CALLER, SHAPE_CARRIER_TEMPLATE, npz_bomb)
 
@@ -345,21 +346,6 @@ def _fake_references(course: Path) -> None:
     (course / "reference" / "q6_lstm_cell.py").write_text("# the reference solution\n")
 
 
-def _unzip_like_unzip(bundle: Path, dest: Path) -> None:
-    """Extract as Info-ZIP's unzip does: with the permissions stored in the archive."""
-    with zipfile.ZipFile(bundle) as archive:
-        for info in archive.infolist():
-            target = dest / info.filename
-            mode = (info.external_attr >> 16) & 0o7777
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(info))
-            if mode:
-                target.chmod(mode)
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="the Gradescope container runs as root")
 def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
     from grader.grading.gradescope import PRIVATE_COURSE, REFUSED_OUTPUT
@@ -373,7 +359,7 @@ def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
     source.mkdir(parents=True)
     for folder in (public_tmp / "autograder", source):
         folder.chmod(0o755)
-    _unzip_like_unzip(bundle, source)
+    unzip_like_unzip(bundle, source)
     unpacked = source / "course"
     for path in [unpacked, *unpacked.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -393,7 +379,7 @@ def test_gradescope_bundle_keeps_the_course_private(tmp_path, public_tmp):
     assert str(public_tmp) not in results.read_text()
 
     # The scripts' own lines make it private again.
-    subprocess.run(["bash", "-c", PRIVATE_COURSE.replace("/autograder/source/course", str(unpacked))], check=True)
+    subprocess.run(["bash", "-c", PRIVATE_COURSE], env={**os.environ, "COURSE": str(unpacked)}, check=True)
     from grader.core.course import open_course
     from grader.grading.gradescope import exposure
 

@@ -128,9 +128,20 @@ def cli() -> None:
     """
 
 
-def _gradebook(course):
+def _gradebook(course, *, read_only: bool = False):
+    """The course's gradebook; a command that only reads refuses a SQLite file that does not exist
+    (a typo in --db or --course would otherwise create an empty gradebook and report nothing)."""
+    from grader.store.engine import sqlite_file
     from grader.store.gradebook import Gradebook
 
+    path = sqlite_file(course.db_url)
+    try:
+        absent = read_only and path is not None and not path.exists()
+    except OSError as exc:                 # a name too long for the file system, say
+        raise click.ClickException(f"cannot use the gradebook file {path}: {exc.strerror or exc}") from None
+    if absent:
+        raise click.ClickException(f"no gradebook at {path}: nothing has been graded in this course yet, or "
+                                   "--course / --db names another place")
     return Gradebook(course.db_url)
 
 
@@ -139,4 +150,9 @@ def main() -> None:
     # process; keep its C++ and Python logging off the user's terminal.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    cli(prog_name="grader")
+    try:
+        cli(prog_name="grader")
+    except BrokenPipeError:        # 'grader check ... | head': the reader left; nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        raise SystemExit(141) from None

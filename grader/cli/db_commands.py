@@ -29,10 +29,17 @@ def db_check(course_dir: str | None, db_url: str | None) -> None:
         if problems:
             raise click.ClickException(f"gradebook {database.shown_url}: {'; '.join(problems[:3])}; {RESTORE_ADVICE}")
         revision = database.schema_revision()
+        head = migrations.head_revision()
+        missing = database.schema_problems() if revision == head else []
     finally:
         database.close()
-    head = migrations.head_revision()
     shown = database.shown_url
+    if missing:
+        raise click.ClickException(f"gradebook {shown}: schema revision {revision} but {'; '.join(missing[:3])}; "
+                                   f"{RESTORE_ADVICE}")
+    if revision is not None and revision != head and revision not in migrations.known_revisions():
+        raise click.ClickException(f"gradebook {shown} is at schema revision {revision!r}, newer than this "
+                                   f"grader knows (head {head!r}): upgrade rnn-grader")
     state = "current" if revision == head else (
         "empty (no gradebook yet)" if revision is None else f"behind: the next grading upgrades it to {head}")
     click.echo(f"gradebook {shown}: integrity ok; schema revision {revision or 'none'} ({state})")

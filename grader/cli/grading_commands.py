@@ -106,6 +106,8 @@ def submit(path: str, student: str | None, course_dir: str | None, db_url: str |
         receipt = Grader(course, _bank(), gradebook).submit(Path(path), student)
     for refusal in receipt.refused:
         _warn(refusal.message)
+    if receipt.note:
+        _warn(receipt.note)
     state = "recorded" if receipt.new else "identical to the latest submission; kept"
     click.echo(f"submission {receipt.submission_id} of {receipt.student} {state}")
 
@@ -145,10 +147,10 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.argument("directory", type=click.Path(exists=True))
 @course_option
 @db_option
-@click.option("--workers", type=int, default=None, help="Sandboxed workers (default: one per core).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Sandboxed workers (default: one per core).")
 @click.option("--isolate", is_flag=True, help="A fresh worker process for every submission (strictest, slower).")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same files and versions.")
 @weak_sandbox_option
@@ -170,7 +172,8 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
     course = _open(course_dir, db_url)
     bank = _bank()
     require_ready(course)
-    found = discover(Path(directory), [task.file for task in bank.tasks])
+    found = discover(_class_folder(Path(directory), course.root), [task.file for task in bank.tasks],
+                     course_root=course.root)
     paths = list(found.submissions)
     if not paths:
         raise click.ClickException(
@@ -178,15 +181,41 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
             "(DIR/alice/answers.md, DIR/bob.zip), optionally grouped in section folders (DIR/section1/alice/)"
             + (f"; skipped {len(found.skipped)} entries, e.g. {found.skipped[0].name} ({found.skipped[0].reason})"
                if found.skipped else ""))
-    with _locked(course, "batch", no_wait), _gradebook(course) as gradebook:
-        if force:
-            _backup_before_regrade(course, gradebook)
-        with click.progressbar(length=len(paths), label="grading", show_eta=True, show_pos=True,
-                               file=sys.stderr) as bar:
-            summary = run_batch(course, bank, gradebook, paths, workers=workers, isolate=isolate,
-                                force=force, isolation=_isolation(weak_sandbox), progress=lambda outcome: bar.update(1))
+    _print_discovery(found)        # before grading too: a layout surprise is better seen early
+    graded_before = 0
+    try:
+        with _locked(course, "batch", no_wait), _gradebook(course) as gradebook:
+            if force:
+                _backup_before_regrade(course, gradebook)
+            with click.progressbar(length=len(paths), label="grading", show_eta=True, show_pos=True,
+                                   file=sys.stderr) as bar:
+                def progress(outcome) -> None:
+                    nonlocal graded_before
+                    graded_before += 1
+                    bar.update(1)
+                summary = run_batch(course, bank, gradebook, paths, workers=workers, isolate=isolate,
+                                    force=force, isolation=_isolation(weak_sandbox), progress=progress,
+                                    names=found.student_names())
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted after {graded_before} of {len(paths)} submissions; run the same command again "
+                   "to grade the rest (what is graded is kept)", err=True)
+        raise click.exceptions.Exit(130) from None
     _print_batch(summary)
     _print_discovery(found)
+
+
+def _class_folder(directory: Path, course_root: Path) -> Path:
+    """``directory`` as a class folder: not a .zip of one, not the course folder or one of its own folders."""
+    if directory.is_file():
+        hint = "unzip it first and pass the folder" if directory.suffix.lower() == ".zip" else "pass a folder"
+        raise click.ClickException(f"{directory} is a file, not a class folder: {hint}")
+    resolved, course = directory.resolve(), course_root.resolve()
+    own = [course / name for name in ("reference", "submissions", "backups")]
+    if resolved == course or any(folder == resolved or folder in resolved.parents for folder in own):
+        raise click.ClickException(f"{directory} is the course folder or one of its own folders: put the "
+                                   "students' folders in a class folder of their own (e.g. class/ next to "
+                                   "the course) and pass that")
+    return directory
 
 
 def _backup_before_regrade(course, gradebook) -> None:
@@ -235,7 +264,7 @@ def review(course_dir: str | None, db_url: str | None) -> None:
         grader override alice q3_prose --score 3 --comment "right idea, unusual wording"
     """
     course = _open(course_dir, db_url)
-    with _gradebook(course) as gradebook:
+    with _gradebook(course, read_only=True) as gradebook:
         queue = gradebook.review_queue()
     if not queue:
         click.echo("nothing needs review")
@@ -293,9 +322,15 @@ def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> Non
     Example:
         grader gradescope --course /autograder/source/course
     """
-    from grader.grading.gradescope import run_autograder
+    from grader.core.errors import GraderError
+    from grader.grading.gradescope import not_graded_results, run_autograder, write_results
 
-    course = _open(course_dir)
+    try:
+        course = _open(course_dir)
+    except GraderError:
+        # The student still gets a results file that says it was not their fault; the reason is for the log.
+        write_results(not_graded_results("the autograder's course could not be read"), Path(results))
+        raise
     problems = run_autograder(course, _bank(), Path(submission), Path(results))
     for problem in problems:
         click.echo(f"refused: {problem}", err=True)
@@ -309,7 +344,8 @@ def gradescope_cmd(course_dir: str | None, submission: str, results: str) -> Non
 @click.argument("out", type=click.Path(dir_okay=False))
 @course_option
 def gradescope_package(out: str, course_dir: str | None) -> None:
-    """Build the Gradescope autograder bundle: setup.sh, run_autograder, course and references.
+    """Build the Gradescope autograder bundle: setup.sh, run_autograder, the lock files, the
+    grader's source, and the course with its references and CSV series (paths made relative).
 
     \b
     Example:
@@ -319,7 +355,8 @@ def gradescope_package(out: str, course_dir: str | None) -> None:
 
     course = _open(course_dir)
     path = build_package(course, Path(out))
-    click.echo(f"wrote {path} (upload it as the assignment's autograder)")
+    series = f"; series {course.series.path} bundled" if course.series.source == "csv" else ""
+    click.echo(f"wrote {path} (upload it as the assignment's autograder{series})")
 
 
 @cli.command()

@@ -26,16 +26,19 @@ def export(course_dir: str | None, db_url: str | None, fmt: str, out: str | None
     from grader.report.exports import export_csv, export_gradescope
 
     course = _open(course_dir, db_url)
-    with _gradebook(course) as gradebook:
-        if fmt == "csv":
-            text = export_csv(gradebook.snapshot(_bank()), _bank())
-            if out:
-                Path(out).write_text(text, encoding="utf-8")
-                click.echo(f"wrote {out}")
-            else:
-                click.echo(text, nl=False)
-            return
-        written = export_gradescope(gradebook.snapshot(_bank()), _bank(), Path(out or "gradescope-results"))
+    with _gradebook(course, read_only=True) as gradebook:
+        try:
+            if fmt == "csv":
+                text = export_csv(gradebook.snapshot(_bank()), _bank())
+                if out:
+                    Path(out).write_text(text, encoding="utf-8")
+                    click.echo(f"wrote {out}")
+                else:
+                    click.echo(text, nl=False)
+                return
+            written = export_gradescope(gradebook.snapshot(_bank()), _bank(), Path(out or "gradescope-results"))
+        except OSError as exc:      # --out names a folder, a file in a missing folder, a file where a folder goes
+            raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {len(written)} results.json files under {out or 'gradescope-results'}")
 
 
@@ -62,7 +65,7 @@ def report(course_dir: str | None, db_url: str | None, out: str, with_feedback: 
     from grader.report.class_report import write_report
 
     course = _open(course_dir, db_url)
-    with _gradebook(course) as gradebook:
+    with _gradebook(course, read_only=True) as gradebook:
         try:
             path = write_report(course, _bank(), Path(out), gradebook.snapshot(_bank()), feedback=with_feedback)
         except OSError as exc:
@@ -97,9 +100,13 @@ def feedback(student: str | None, all_students: bool, out: str | None, out_dir: 
 
     if bool(student) == all_students:
         raise click.ClickException("give either --student ID or --all")
+    if all_students and out:
+        raise click.ClickException("--out names one student's page; with --all, give --out-dir FOLDER")
+    if student and out_dir != "feedback":
+        raise click.ClickException("--out-dir is for --all; for one student's page give --out FILE")
     course = _open(course_dir, db_url)
     bank = _bank()
-    with _gradebook(course) as gradebook:
+    with _gradebook(course, read_only=True) as gradebook:
         try:
             if all_students:
                 written = write_feedback_pages(course, bank, Path(out_dir), gradebook.snapshot(bank))

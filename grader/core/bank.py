@@ -181,7 +181,7 @@ class Bank:
         by_id = {question.id: question for question in self.questions}
         found = by_id.get(f"Q{wanted}" if wanted.isdigit() else wanted)
         if found is None:
-            raise KeyError(f"no question '{qid}' in the bank (known: {', '.join(by_id)})")
+            raise KeyError(f"no question {qid!r} in the bank (known: {', '.join(by_id)})")
         return found
 
     @property
@@ -192,7 +192,7 @@ class Bank:
         for task in self.tasks:
             if task.id == task_id:
                 return task
-        raise KeyError(f"no task '{task_id}' (known: {', '.join(t.id for t in self.tasks)})")
+        raise KeyError(f"no task {task_id!r} (known: {', '.join(t.id for t in self.tasks)})")
 
     @property
     def versions(self) -> dict[str, int]:
@@ -212,7 +212,7 @@ class Bank:
             except KeyError as exc:
                 raise BankError(str(exc.args[0])) from None
         if text not in self.task_points():
-            raise BankError(f"unknown task '{name}' (tasks: {', '.join(sorted(self.task_points()))})")
+            raise BankError(f"unknown task {name!r} (tasks: {', '.join(sorted(self.task_points()))})")
         return text
 
     def task_points(self) -> dict[str, float]:

@@ -18,8 +18,13 @@ from typing import Any, Callable, Mapping
 
 from grader.core.contract import DEFAULT_WINDOW
 from grader.core.errors import GraderError
+from grader.core.terminal import printable
 
 CONFIG_NAME = "course.toml"
+MAX_SERIES_DAYS = 36525         # a hundred years of days
+MAX_SECONDS = 7 * 24 * 3600
+MAX_MIB = 2**30
+LAST_UID = 2**32 - 3            # the last uid grader.sandbox.uids hands out ((uid_t) -1 and -2 are special)
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "course": {"name": "RNN assignment 7", "demo": False},
@@ -41,7 +46,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "limits": {"task_seconds": 60, "submission_seconds": 600, "memory_mb": 4096, "plain_memory_mb": 1024,
                "file_mb": 256, "scratch_mb": 256, "first_uid": 1_900_000_000, "uid_count": 1024},
     "release": {"answers": False, "forecast_plots": False},
+    "gradescope": {"visibility": "visible", "stdout_visibility": "hidden", "leaderboard": True},
 }
+
+# Gradescope's visibility values (its results.json specification).
+GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 DEFAULT_CONFIG_TEXT = '''\
 # Course config for the RNN grader. Every key is optional; defaults shown.
@@ -88,6 +97,15 @@ uid_count = 1024
 [release]
 answers = false
 forecast_plots = false
+
+[gradescope]
+# What students see on Gradescope: the result ("visible", "after_due_date",
+# "after_published" or "hidden"), and run_autograder's log (keep it hidden: it holds
+# TensorFlow's messages and, for a refused course, server paths).
+visibility = "visible"
+stdout_visibility = "hidden"
+# The forecasters' held-out MAE on the assignment's leaderboard (if enabled on Gradescope).
+leaderboard = true
 '''
 
 
@@ -103,30 +121,51 @@ def _positive(value: Any) -> bool:
     return value > 0
 
 
+def _expandable(value: str) -> bool:
+    """A path whose ``~`` or ``~user`` prefix names a home folder on this machine (pathlib raises otherwise)."""
+    try:
+        Path(value).expanduser()
+    except RuntimeError:
+        return False
+    return True
+
+
 # table -> key -> (accepted types, what the message says it must be, a further condition)
 _RULES: dict[str, dict[str, tuple[tuple[type, ...], str, Callable[[Any], bool]]]] = {
     "course": {"name": ((str,), "text", _anything), "demo": ((bool,), "true or false", _anything)},
     "series": {
         **{key: ((str,), "text", _anything)
-           for key in ("source", "start", "path", "date_column", "value_column", "date_format")},
-        "seed": ((int,), "a whole number", _anything),
-        "days": ((int,), "a positive whole number of days", _positive),
+           for key in ("source", "start", "date_column", "value_column", "date_format")},
+        "path": ((str,), "a file path whose ~user names an account on this machine", _expandable),
+        # numpy seeds are never negative; a longer series than a century only exhausts memory.
+        "seed": ((int,), "a whole number >= 0", lambda value: value >= 0),
+        "days": ((int,), f"a whole number of days from 1 to {MAX_SERIES_DAYS}",
+                 lambda value: 1 <= value <= MAX_SERIES_DAYS),
         "scale": ((int, float), "a positive number", _positive),
         "train": ((list, tuple), "two dates", _anything),
         "valid": ((list, tuple), "two dates", _anything),
         "test": ((list, tuple), "two dates", _anything),
         "window": ((int,), "a whole number of days >= 7", lambda value: value >= 7),
     },
+    # Upper bounds the sandbox can apply: its waits overflow past a time_t, its rlimits past a C long.
     "limits": {
-        **{key: ((int, float), "a positive number of seconds", _positive)
+        **{key: ((int, float), f"a positive number of seconds up to {MAX_SECONDS} (a week)",
+                 lambda value: 0 < value <= MAX_SECONDS)
            for key in ("task_seconds", "submission_seconds")},
-        **{key: ((int,), "a positive whole number of MiB", _positive)
+        **{key: ((int,), f"a positive whole number of MiB up to {MAX_MIB} (1 PiB)",
+                 lambda value: 0 < value <= MAX_MIB)
            for key in ("memory_mb", "plain_memory_mb", "file_mb", "scratch_mb")},
         "first_uid": ((int,), "a uid from 1000 to 4294960000 that no account uses",
                       lambda value: 1000 <= value <= 4_294_960_000),
         "uid_count": ((int,), "a whole number of uids from 1 to 65536", lambda value: 1 <= value <= 65536),
     },
     "release": {key: ((bool,), "true or false", _anything) for key in ("answers", "forecast_plots")},
+    "gradescope": {
+        **{key: ((str,), "one of " + ", ".join(f'"{v}"' for v in GRADESCOPE_VISIBILITIES),
+                 lambda value: value in GRADESCOPE_VISIBILITIES)
+           for key in ("visibility", "stdout_visibility")},
+        "leaderboard": ((bool,), "true or false", _anything),
+    },
 }
 
 
@@ -140,7 +179,8 @@ def _validated(table: str, given: Any, where: str, *, loose: tuple[str, ...] = (
     defaults = DEFAULT_CONFIG[table]
     unknown = sorted(set(given) - set(defaults))
     if unknown:
-        raise CourseError(f"{where}unknown key '{table}.{unknown[0]}' (known: {', '.join(sorted(defaults))})")
+        key = f"{table}.{unknown[0]}"    # shown by repr: a quoted TOML key may hold a newline
+        raise CourseError(f"{where}unknown key {key!r} (known: {', '.join(sorted(defaults))})")
     values = {**copy.deepcopy(defaults), **given}
     for key, (kinds, what, condition) in _RULES[table].items():
         value = values[key]
@@ -200,7 +240,14 @@ class LimitsConfig:
 
     @classmethod
     def from_table(cls, table: "LimitsConfig | Mapping[str, Any]", where: str = "") -> "LimitsConfig":
-        return table if isinstance(table, LimitsConfig) else cls(**_validated("limits", table, where))
+        if isinstance(table, LimitsConfig):
+            return table
+        values = _validated("limits", table, where)
+        last = values["first_uid"] + values["uid_count"] - 1
+        if last > LAST_UID:
+            raise CourseError(f"{where}[limits] first_uid + uid_count - 1 = {last} is past the last usable uid "
+                              f"{LAST_UID}; lower first_uid or uid_count")
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -216,6 +263,19 @@ class ReleaseConfig:
 
 
 @dataclass(frozen=True)
+class GradescopeConfig:
+    """``[gradescope]``: what Gradescope shows students (see :mod:`grader.grading.gradescope`)."""
+
+    visibility: str
+    stdout_visibility: str
+    leaderboard: bool
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, Any], where: str = "") -> "GradescopeConfig":
+        return cls(**_validated("gradescope", table, where))
+
+
+@dataclass(frozen=True)
 class CourseConfig:
     """The whole of ``course.toml``, every key present (defaults filled in) and of the right type."""
 
@@ -224,24 +284,29 @@ class CourseConfig:
     series: SeriesConfig
     limits: LimitsConfig
     release: ReleaseConfig
+    gradescope: GradescopeConfig
 
     @classmethod
     def from_tables(cls, data: Mapping[str, Any], where: str = "") -> "CourseConfig":
         unknown = sorted(set(data) - set(DEFAULT_CONFIG))
         if unknown:
-            raise CourseError(f"{where}unknown table or key '{unknown[0]}' (known: {', '.join(sorted(DEFAULT_CONFIG))})")
+            raise CourseError(f"{where}unknown table or key {unknown[0]!r} (known: {', '.join(sorted(DEFAULT_CONFIG))})")
         course = _validated("course", data.get("course", {}), where)
         return cls(course["name"], course["demo"], SeriesConfig.from_table(data.get("series", {}), where),
                    LimitsConfig.from_table(data.get("limits", {}), where),
-                   ReleaseConfig.from_table(data.get("release", {}), where))
+                   ReleaseConfig.from_table(data.get("release", {}), where),
+                   GradescopeConfig.from_table(data.get("gradescope", {}), where))
 
 
 def read_config(path: Path) -> CourseConfig:
     """``path`` (a course.toml) parsed and validated; :class:`CourseError` naming the file and key."""
+    shown = printable(path)         # a folder name may hold a line break; the message stays one line
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise CourseError(f"{path}: not valid TOML: {exc}") from None
+        raise CourseError(f"{shown}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
-        raise CourseError(f"{path}: not UTF-8 text") from None
-    return CourseConfig.from_tables(data, f"{path}: ")
+        raise CourseError(f"{shown}: not UTF-8 text") from None
+    except OSError as exc:          # a folder named course.toml, no permission to read it
+        raise CourseError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    return CourseConfig.from_tables(data, f"{shown}: ")

@@ -38,6 +38,11 @@ Layout of a course folder::
     [release]
     answers = false              # show reference answers on feedback pages
     forecast_plots = false       # show students their forecasts against held-out values
+
+    [gradescope]
+    visibility = "visible"       # results.json visibility: hidden, after_due_date, after_published, visible
+    stdout_visibility = "hidden" # run_autograder's log (TensorFlow's messages) stays hidden
+    leaderboard = true           # the forecasters' held-out MAE on Gradescope's leaderboard
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from pathlib import Path
 
 from grader.core.config import (CONFIG_NAME, DEFAULT_CONFIG_TEXT, CourseConfig, CourseError, LimitsConfig,
                                 ReleaseConfig, SeriesConfig, read_config)
+from grader.core.terminal import printable
 
 DB_NAME = "grader.db"
 
@@ -117,15 +123,39 @@ def open_course(course: str | os.PathLike | None = None, db: str | None = None,
     """Open a course folder and read its config (defaults where keys are absent)."""
     root = resolve_root(course)
     config_path = root / CONFIG_NAME
-    if config_path.exists():
+    try:
+        present = config_path.exists()
+    except OSError as exc:          # a name too long, a loop of symbolic links
+        raise CourseError(f"{printable(root)} cannot be opened as a course folder: {exc.strerror or exc}") from None
+    if present:
         config = read_config(config_path)
     elif must_exist:
-        raise CourseError(f"{root} is not a course folder (no {CONFIG_NAME}); "
-                          f"create one with 'grader init {root}' or pass --course DIR")
+        raise CourseError(f"{printable(root)} is not a course folder (no {CONFIG_NAME}); "
+                          f"create one with 'grader init {printable(root)}' or pass --course DIR")
     else:
         config = CourseConfig.from_tables({})
     url = db or os.environ.get("GRADER_DB") or default_db_url(root)
     return Course(root, config, url)
+
+
+def toml_string(text: str) -> str:
+    """``text`` as a TOML basic string: quotes, backslashes and unprintable characters escaped.
+
+    (A JSON string is not one: JSON writes a character past U+FFFF as two surrogate escapes,
+    which TOML refuses.) A lone surrogate, from a name that was not UTF-8, becomes U+FFFD.
+    """
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append("\ufffd")
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def init_course(directory: str | os.PathLike | None = None, *, name: str | None = None,
@@ -136,22 +166,23 @@ def init_course(directory: str | os.PathLike | None = None, *, name: str | None 
     course gets the published one instead (and ``demo = true``), so its numbers
     can be reproduced.
     """
-    import json
-
     root = resolve_root(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    # Sandboxed workers run as an unprivileged user: keep the gradebook, the
-    # stored submissions and the held-out data out of their reach.
-    root.chmod(0o700)
     config_path = root / CONFIG_NAME
-    if not config_path.exists():
-        text = DEFAULT_CONFIG_TEXT.replace("seed = 20240607", f"seed = {DEMO_SEED if demo else fresh_seed()}", 1)
-        if name:
-            # A JSON string is a valid TOML basic string: quotes, backslashes and control characters escaped.
-            text = text.replace('name = "RNN assignment 7"', f"name = {json.dumps(name)}", 1)
-        if demo:
-            text = text.replace("[series]", "demo = true\n\n[series]", 1)
-        config_path.write_text(text, encoding="utf-8")
-    for sub in ("reference", "submissions"):
-        (root / sub).mkdir(exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # Sandboxed workers run as an unprivileged user: keep the gradebook, the
+        # stored submissions and the held-out data out of their reach.
+        root.chmod(0o700)
+        if not config_path.exists():
+            text = DEFAULT_CONFIG_TEXT.replace("seed = 20240607", f"seed = {DEMO_SEED if demo else fresh_seed()}", 1)
+            if name:
+                text = text.replace('name = "RNN assignment 7"', f"name = {toml_string(name)}", 1)
+            if demo:
+                text = text.replace("[series]", "demo = true\n\n[series]", 1)
+            config_path.write_text(text, encoding="utf-8")
+        for sub in ("reference", "submissions"):
+            (root / sub).mkdir(exist_ok=True)
+    except OSError as exc:          # a file in the way, no permission, a name too long
+        raise CourseError(f"cannot create the course folder {printable(exc.filename or root)}: "
+                          f"{exc.strerror or exc}") from None
     return open_course(root)

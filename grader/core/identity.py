@@ -18,7 +18,8 @@ import unicodedata
 from grader.core.errors import GraderError
 
 MAX_ID_CHARS = 128
-_PLAIN = re.compile(r"[A-Za-z0-9@_-][A-Za-z0-9._@-]{0,99}")
+_PLAIN = re.compile(r"[A-Za-z0-9@_-][A-Za-z0-9._@-]{0,79}")     # at most 80 characters
+_DIGEST_TAIL = re.compile(r"-[0-9a-f]{10}\Z")
 
 
 class StudentIdError(GraderError, ValueError):
@@ -58,11 +59,13 @@ def id_problem(text: str) -> str | None:
 def file_stem(student: str) -> str:
     """A file-name stem for ``student`` that is safe on every file system and unique per id.
 
-    A plain ASCII id is its own stem; any other becomes its safe characters plus the first
-    ten hex digits of its SHA-256, so two ids never share a file.
+    A plain ASCII id of at most 80 characters is its own stem; any other becomes its safe
+    characters plus "-" and the first ten hex digits of its SHA-256, so two ids never share a file.
     """
-    if _PLAIN.fullmatch(student) and not student.endswith("."):
+    # A plain id ending the way a digest stem does gets a digest too: else a student named
+    # 'Ana_Maria-8358ed271b' would be given the file of 'Ana María'.
+    if _PLAIN.fullmatch(student) and not student.endswith(".") and not _DIGEST_TAIL.search(student):
         return student
     ascii_form = unicodedata.normalize("NFKD", student).encode("ascii", "ignore").decode("ascii")
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_form).strip("_")[:60] or "student"
-    return f"{stem}-{hashlib.sha256(student.encode('utf-8')).hexdigest()[:10]}"
+    return f"{stem}-{hashlib.sha256(student.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"

@@ -25,6 +25,7 @@ import numpy as np
 
 from grader.core.config import SeriesConfig
 from grader.core.errors import GraderError
+from grader.core.terminal import printable
 
 DayLike = str | dt.date | np.datetime64
 
@@ -289,22 +290,24 @@ def _gap_message(path: Path, days: np.ndarray, lines: np.ndarray) -> str:
         span = str(first) if first == last else f"{first} to {last}"
         shown.append(f"{span} (before line {lines[at + 1]}, which has {days[at + 1]})")
     more = f"; and {len(gaps) - 3} more gaps" if len(gaps) > 3 else ""
-    return (f"{path}: {missing} missing day(s): {'; '.join(shown)}{more}. "
+    return (f"{printable(path)}: {missing} missing day(s): {'; '.join(shown)}{more}. "
             f"A daily series needs one row per day; fill the gaps in the file")
 
 
 def _read_days(path: Path, date_column: str, value_column: str,
                date_format: str) -> tuple[dict[dt.date, tuple[float, int]], int]:
     """{date: (value, line)} of the file's rows, and how many duplicate rows were dropped."""
+    # Names from course.toml and the file are shown printable: a message is one line, whatever they hold.
+    where, date_name, value_name = printable(path), printable(date_column), printable(value_column)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if not header:
-            raise SeriesError(f"{path}: the file is empty (expected a header row)")
+            raise SeriesError(f"{where}: the file is empty (expected a header row)")
         header = [name.strip() for name in header]
         for wanted in (date_column, value_column):
             if wanted not in header:
-                raise SeriesError(f"{path}: no column {wanted!r} (columns present: {', '.join(header)})")
+                raise SeriesError(f"{where}: no column {wanted!r} (columns present: {printable(', '.join(header))})")
         date_at, value_at = header.index(date_column), header.index(value_column)
         needed = max(date_at, value_at) + 1
 
@@ -317,29 +320,29 @@ def _read_days(path: Path, date_column: str, value_column: str,
             if not any(field.strip() for field in row):
                 continue
             if len(row) < needed:
-                raise SeriesError(f"{path}: line {line}: {len(row)} fields, but {value_column!r} "
+                raise SeriesError(f"{where}: line {line}: {len(row)} fields, but {value_column!r} "
                                   f"and {date_column!r} need at least {needed}")
             date_text, value_text = row[date_at].strip(), row[value_at].strip()
             if parse is None:
-                parse, label = _date_parser(date_format, date_text, f"{path}: line {line}")
+                parse, label = _date_parser(date_format, date_text, f"{where}: line {line}")
             try:
                 day = parse(date_text)
             except ValueError:
                 hint = (" (day and month swapped? pass date_format='%d/%m/%Y')"
                         if label == "MM/DD/YYYY" else "")
-                raise SeriesError(f"{path}: line {line}: {date_column} {date_text!r} is not a date "
-                                  f"in the format {label}{hint}") from None
+                raise SeriesError(f"{where}: line {line}: {date_name} {date_text!r} is not a date "
+                                  f"in the format {printable(label)}{hint}") from None
             try:
                 value = float(value_text)
             except ValueError:
                 value = float("nan")
             if not np.isfinite(value):
-                raise SeriesError(f"{path}: line {line}: {value_column} is not a number: {value_text!r}")
+                raise SeriesError(f"{where}: line {line}: {value_name} is not a number: {value_text!r}")
             if day in seen:
                 earlier, earlier_line = seen[day]
                 if earlier != value:
-                    raise SeriesError(f"{path}: lines {earlier_line} and {line} both give {day} with "
-                                      f"different {value_column} values ({earlier:g} and {value:g}); "
+                    raise SeriesError(f"{where}: lines {earlier_line} and {line} both give {day} with "
+                                      f"different {value_name} values ({earlier:g} and {value:g}); "
                                       f"keep one of them")
                 duplicates += 1
                 continue
@@ -362,11 +365,11 @@ def load_csv(path: str | Path, date_column: str, value_column: str, date_format:
     try:
         seen, duplicates = _read_days(path, date_column, value_column, date_format)
     except OSError as exc:
-        raise SeriesError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise SeriesError(f"cannot read {printable(path)}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise SeriesError(f"{path}: not a UTF-8 CSV file ({exc})") from None
+        raise SeriesError(f"{printable(path)}: not a UTF-8 CSV file ({exc})") from None
     if not seen:
-        raise SeriesError(f"{path}: no data rows below the header")
+        raise SeriesError(f"{printable(path)}: no data rows below the header")
 
     order = sorted(seen)
     days = np.array(order, dtype="datetime64[D]")
@@ -374,7 +377,7 @@ def load_csv(path: str | Path, date_column: str, value_column: str, date_format:
     if np.any(np.diff(days).astype(np.int64) > 1):
         raise SeriesError(_gap_message(path, days, lines))
     values = np.array([seen[day][0] for day in order])
-    return Series(days, values, scale, f"{path.name}: {value_column}", "csv", duplicates)
+    return Series(days, values, scale, printable(f"{path.name}: {value_column}"), "csv", duplicates)
 
 
 def write_csv(series: Series, out_path: str | Path) -> Path:
@@ -410,8 +413,12 @@ def series_from_config(series_cfg: SeriesTable, root: Path) -> Series:
             raise SeriesError("[series] path is empty; with source = \"csv\" set path to the CSV file")
         path = Path(cfg.path).expanduser()
         path = path if path.is_absolute() else Path(root) / path
-        if not path.is_file():
-            raise SeriesError(f"[series] path: {path} does not exist")
+        try:
+            found = path.is_file()
+        except OSError as exc:      # a name too long, a loop of symbolic links
+            raise SeriesError(f"[series] path: {printable(path)} cannot be read: {exc.strerror or exc}") from None
+        if not found:
+            raise SeriesError(f"[series] path: {printable(path)} does not exist")
         return load_csv(path, cfg.date_column, cfg.value_column, cfg.date_format, float(cfg.scale))
     raise SeriesError(f"[series] source must be \"synthetic\" or \"csv\", got {cfg.source!r}")
 

@@ -18,10 +18,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from grader import __version__
 from grader.core.bank import Bank
+from grader.core.near_miss import missing_hint
 from grader.grading.budget import BUDGET_CHECK, Budget
 from grader.grading.checking import check_submission, inspection_limits
 from grader.grading.refusals import Refusal, refusal_for, refused_note
@@ -111,6 +112,7 @@ class Receipt:
     submission_id: int
     new: bool
     refused: tuple[Refusal, ...] = ()
+    note: str = ""          # e.g. none of the expected files is in it, and what it holds instead
 
 
 @dataclass
@@ -140,6 +142,15 @@ class BatchSummary:
         return sum(graded) / len(graded) if graded else None
 
 
+# How much of a heading-less answers.md is looked at to tell it from an empty one.
+MAX_HEADINGLESS_BYTES = 4096
+
+
+def _has_text(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return bool(handle.read(MAX_HEADINGLESS_BYTES).strip())
+
+
 def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ()) -> list[CheckResult]:
     """Prose results for every question with prose points, from ``folder/answers.md``.
 
@@ -159,10 +170,16 @@ def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ())
             parsed = read_answers(path)
         except ValueError as exc:
             problem = str(exc)
+        else:
+            if not parsed.found and _has_text(path):
+                # Text without one recognised heading: the answers are there, in a form we cannot split.
+                problem = ("answers.md has no heading '## Q1' ... '## Q8', so its answers could not be told "
+                           "apart; a person will read it (put each answer under its own '## Q<n>' line)")
+                parsed = None
     elif (refusal := refusal_for(refused, ["answers.md"])) is not None:
         problem = f"{refusal.message}; the prose answers could not be graded"
     else:
-        problem = "answers.md is missing: the prose answers could not be graded"
+        problem = f"answers.md is missing: the prose answers could not be graded{missing_hint(folder, 'answers.md')}"
         sent = False
     results: list[CheckResult] = []
     for question in bank.questions:
@@ -244,13 +261,28 @@ class Grader:
         student = student or student_id_from_path(path)
         files = read_submission(path, limits=IntakeLimits.from_course(self.course.limits))
         content = files.content_hash
+        note = self._nothing_expected(files.files, files.refused)
         latest = self._latest(student)
         if latest is not None and latest.content_hash == content:
-            return Receipt(student, latest.id, False, files.refused)
+            return Receipt(student, latest.id, False, files.refused, note)
         manifest = self.store.store(files)
         submission_id = self.gradebook.add_submission(student, manifest, content,
                                                       str(self.store.manifest_path(content)), str(path))
-        return Receipt(student, submission_id, True, files.refused)
+        return Receipt(student, submission_id, True, files.refused, note)
+
+    def _nothing_expected(self, files: Mapping[str, bytes], refused: tuple[Refusal, ...]) -> str:
+        """A note when the submission holds none of the files the tasks name: what it holds instead."""
+        expected = {task.file for task in self.bank.tasks} | {"answers.md"}
+        if set(files) & expected or any(r.name in expected for r in refused):
+            return ""
+        if not files:
+            return "the submission is empty: it holds no file the tasks name"
+        held = sorted(files)
+        inner = [name for name in held if name.lower().endswith(".zip")]
+        hint = (f"; it holds another zip ({inner[0]}): submit the unzipped files" if inner else
+                "; name the files as 'grader contract' lists them, at the top of the submission")
+        return f"none of the expected files is in the submission (it holds {', '.join(held[:4])}" \
+               f"{', …' if len(held) > 4 else ''}){hint}"
 
     # -- grading
 
@@ -311,8 +343,12 @@ def budget_note(results: list[CheckResult]) -> str:
 
 def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,
               isolate: bool = False, force: bool = False, isolation: str = "full",
-              progress: Callable[[SubmissionOutcome], None] | None = None) -> BatchSummary:
+              progress: Callable[[SubmissionOutcome], None] | None = None,
+              names: Mapping[Path, str] | None = None) -> BatchSummary:
     """Submit and grade every path; one bad submission never stops the others.
+
+    A path's student id comes from its name, or from ``names[path]`` (a zip inside a
+    student's folder is named by the folder: :mod:`grader.grading.discovery`).
 
     Refuses the whole batch up front: ``CourseError`` when :func:`require_ready` does,
     ``SandboxUnavailable`` when ``isolation`` is "full" and bubblewrap cannot run here.
@@ -338,7 +374,7 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
     def one(path: Path) -> SubmissionOutcome:
         t0 = time.perf_counter()
         try:
-            student = student_id_from_path(path)
+            student = student_id_from_path((names or {}).get(path, path.name))
         except IntakeError as exc:
             return SubmissionOutcome(path.name, "failed", message=str(exc))
         try:
@@ -346,7 +382,8 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
         except IntakeError as exc:
             grader.record_failure(student, path, str(exc), run_id)
             return SubmissionOutcome(student, "failed", 0.0, bank.points, str(exc), time.perf_counter() - t0)
-        student, submission_id, refused = receipt.student, receipt.submission_id, refused_note(receipt.refused)
+        student, submission_id = receipt.student, receipt.submission_id
+        refused = "; ".join(filter(None, [receipt.note, refused_note(receipt.refused)]))
         if not force and grader.is_current(submission_id):
             return SubmissionOutcome(student, "skipped", message="; ".join(
                 filter(None, ["already graded with these files and versions", refused])))

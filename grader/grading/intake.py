@@ -55,6 +55,8 @@ CHUNK = 1 << 16
 MiB = 1 << 20
 IGNORED_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 IGNORED_DIRS = frozenset({"__MACOSX"})
+# Folders that wrap all of a submission's files, one inside the other, that intake removes.
+MAX_WRAPPING_FOLDERS = 3
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COURSE_FILE_MB = LimitsConfig.from_table({}).file_mb
 # The whole submission may hold this many files at the per-file limit: room for one at the
@@ -213,7 +215,12 @@ def read_submission(path: str | os.PathLike, *, limits: IntakeLimits = DEFAULT_I
         raise IntakeError(f"{source}: not a folder or a regular file")
     else:
         raise IntakeError(f"{source}: no such file or folder")
-    submission = _strip_common_top(SubmissionFiles(str(source), files, tuple(refused)))
+    submission = SubmissionFiles(str(source), files, tuple(refused))
+    for _ in range(MAX_WRAPPING_FOLDERS):    # 'alice/Assignment 7/files/answers.md' -> 'answers.md'
+        stripped = _strip_common_top(submission)
+        if stripped is submission:
+            break
+        submission = stripped
     if strict and submission.refused:
         raise IntakeError(submission.problems[0])
     return submission
@@ -283,6 +290,10 @@ def _read_zip(path: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], list[
         total = 0
         for info in members:
             raw = info.filename
+            if "\\" in raw and "/" not in raw:
+                # Some Windows zip tools write '\\' between folders, against the zip format; read it as
+                # the separator it means (the usual checks for '..' and absolute paths follow).
+                raw = raw.replace("\\", "/")
             name, reason = _clean_member_name(raw)
             if name is None:
                 if reason:

@@ -24,7 +24,7 @@ def set_override(gradebook: Any, bank: Bank, student: str, task_or_question: str
     if check is not None:
         checks = _check_points(bank, task_id)
         if check not in checks:
-            raise OverrideError(f"task {task_id} has no check '{check}' (checks: {', '.join(checks)})")
+            raise OverrideError(f"task {task_id} has no check {check!r} (checks: {', '.join(checks)})")
         limit = checks[check]
     if not 0 <= score <= limit:
         raise OverrideError(f"the score must be between 0 and {limit:g} for {task_id}{':' + check if check else ''}")

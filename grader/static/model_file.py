@@ -43,6 +43,7 @@ from pathlib import Path
 
 from grader.static.archive import inspect_keras_zip
 from grader.static.description import ModelDescription
+from grader.core.near_miss import missing_hint
 from grader.static.errors import BrokenModel
 from grader.static.hdf5 import HeaderReader, check_hdf5, inspect_h5
 from grader.static.limits import DEFAULT_INSPECTION_LIMITS, MB, InspectionLimits
@@ -73,7 +74,8 @@ def inspect_model_file(path: str | os.PathLike, limits: InspectionLimits = DEFAU
     path = Path(path)
     name = path.name
     if not path.exists():
-        raise BrokenModel(f"{name} is missing: save your model with model.save('{name}') and add it to the submission")
+        raise BrokenModel(f"{name} is missing: save your model with model.save('{name}') and add it to the "
+                          f"submission{missing_hint(path.parent, name)}")
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
         raise BrokenModel(f"{name} is not a regular file: submit the saved model file itself")

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from grader.core.near_miss import missing_hint
 from grader.static.errors import BrokenModel, UnsafeModel
 
 ALLOWED_IMPORTS = frozenset({"numpy", "math", "typing", "__future__"})
@@ -53,7 +54,7 @@ def inspect_python_file(path: str | os.PathLike, max_kb: int = 256) -> dict[str,
     path = Path(path)
     name = path.name
     if not path.exists():
-        raise BrokenModel(f"{name} is missing: add it to the submission")
+        raise BrokenModel(f"{name} is missing: add it to the submission{missing_hint(path.parent, name)}")
     if not path.is_file() or path.is_symlink():
         raise BrokenModel(f"{name} is not a regular file")
     size = path.stat().st_size

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.core.terminal import printable
 from grader.store.engine import LOCK_RETRIES, WRITE_OPTION, is_locked, is_memory_url, make_engine
 from grader.store.errors import GradebookError
 
@@ -117,8 +118,12 @@ class GradebookDatabase:
         if self.dialect != "sqlite" or is_memory_url(self.url):
             raise GradebookError(f"grader db backup copies SQLite files; back up {self._shown_url()} with "
                                  "its own tools (pg_dump for PostgreSQL)")
-        if target.exists():
-            raise GradebookError(f"{target} already exists; choose a new file name for the backup")
+        try:
+            taken = target.exists()
+        except OSError as exc:      # a name too long, a loop of symbolic links
+            raise GradebookError(f"cannot write the backup {printable(target)}: {exc.strerror or exc}") from None
+        if taken:
+            raise GradebookError(f"{printable(target)} already exists; choose a new file name for the backup")
         try:
             with self._serial, self._engine.connect() as conn:
                 source = conn.connection.driver_connection
@@ -129,6 +134,28 @@ class GradebookDatabase:
             target.unlink(missing_ok=True)
             raise GradebookError(f"cannot back up {self._shown_url()}: {database_reason(exc)}; "
                                  f"{DAMAGED_ADVICE}") from None
+
+    def schema_problems(self) -> list[str]:
+        """Tables and columns of the current schema that the database lacks (empty when none is missing)."""
+        from sqlalchemy import inspect
+
+        from grader.store.schema import Base
+
+        try:
+            with self._serial, self._engine.connect() as conn:
+                inspector = inspect(conn)
+                present = set(inspector.get_table_names())
+                problems = []
+                for table in Base.metadata.sorted_tables:
+                    if table.name not in present:
+                        problems.append(f"table {table.name!r} is missing")
+                        continue
+                    columns = {column["name"] for column in inspector.get_columns(table.name)}
+                    problems.extend(f"column {table.name}.{column.name} is missing"
+                                    for column in table.columns if column.name not in columns)
+        except DatabaseError as exc:
+            return [database_reason(exc)]
+        return problems
 
     def backup_into(self, folder: Path, reason: str) -> Path | None:
         """A timestamped SQLite backup in ``folder`` (``grader-<reason>-<time>.db``); None when there

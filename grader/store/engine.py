@@ -50,7 +50,7 @@ def make_engine(url: str, *, write: bool = False, echo: bool = False) -> Engine:
         options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
     try:
         engine = create_engine(url, echo=echo, **options)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:      # ValueError: a port that is not a number
         raise GradebookError(f"not a database URL: {hide_password(url)!r} (expected e.g. sqlite:///grader.db or "
                              "postgresql+psycopg://user:password@host/dbname)") from None
     except ImportError as exc:
@@ -100,11 +100,24 @@ def _require_sqlite_folder(engine: Engine) -> None:
                              "sqlite:///path/grader.db inside an existing folder")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, or None (another backend, in-memory, or not a URL)."""
+    try:
+        parsed = make_url(canonical_url(url))
+    except (ArgumentError, ValueError):
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def is_memory_url(url: str) -> bool:
     """True for an in-memory SQLite URL (``sqlite://``, ``sqlite:///:memory:``)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return False
     return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
