@@ -107,3 +107,11 @@ def test_composed_and_decomposed_spellings_of_one_name_clash_visibly(tmp_path):
     _, skipped, found = _found(tmp_path)
     assert not found.found and len(skipped) == 2
     assert all("\\xe9" in reason and "\\u0301" in reason for reason in skipped.values())
+
+
+def test_folders_with_nothing_to_grade_do_not_stop_a_layout_of_sections(tmp_path):
+    _make(tmp_path, ["section1/s00/answers.md", "section1/s01/answers.md", "section2/Ana María/answers.md",
+                     "notes/todo.txt", "__MACOSX/s00/x"], ["empty"])
+    graded, skipped, found = _found(tmp_path)
+    assert graded == {"section1/s00", "section1/s01", "section2/Ana María"}
+    assert set(found.sections) == {"section1", "section2"} and {"notes/", "empty/", "__MACOSX/"} <= set(skipped)

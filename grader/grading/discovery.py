@@ -11,10 +11,10 @@ sorting, so it holds more than one folder per student. The rules, applied to eac
   (``Ana María_12345_assignsubmission_file_/work.zip``), named by the folder with Moodle's
   suffix removed;
 * a folder holding two or more students is a *section* (``section1/bob/``) when the class
-  folder holds only such folders; its students are graded under their own names. Next to
-  students of its own, the same folder is ambiguous (a section, or one student's attempts
-  ``v1/`` and ``v2/``?) and is held back with a line saying how to lay it out; so is a folder
-  whose submission files are split over several inner folders;
+  folder holds no student of its own beside them (folders with nothing to grade aside); its
+  students are graded under their own names. Next to students of its own, the same folder is
+  ambiguous (a section, or one student's attempts ``v1/`` and ``v2/``?) and is held back with
+  a line saying how to lay it out; so is a folder whose files are split over inner folders;
 * ``__MACOSX``, hidden entries, the course folder itself, other archives and loose files are
   skipped, each with its reason, and so is any folder holding nothing to grade.
 
@@ -80,10 +80,10 @@ def discover(directory: Path, expected: Iterable[str], *, course_root: Path | No
     entries = [(entry, _not_a_candidate(entry, course)) for entry in _entries(directory)]
     candidates = [entry for entry, reason in entries if not reason]
     groups = {entry: _students_in(entry, names, course) for entry in candidates if entry.is_dir()}
-    # Only sections in the class folder: a folder of one student is a section too.
+    # No student of its own beside the sections (folders with nothing to grade aside): a folder of
+    # one student is a section too.
     sectioned = (any(len(students) >= 2 for students in groups.values())
-                 and all(entry.is_dir() and not _holds_files(entry, names) and groups[entry]
-                         for entry in candidates))
+                 and not any(entry.is_file() or _holds_files(entry, names) for entry in candidates))
     found: list[Found] = []
     sections: list[str] = []
     skipped: list[Skipped] = []
@@ -96,7 +96,7 @@ def discover(directory: Path, expected: Iterable[str], *, course_root: Path | No
             found.append(Found(entry, entry.name))
         elif _holds_files(entry, names):
             found.append(Found(entry, entry.name))
-        elif sectioned:
+        elif sectioned and students:
             sections.append(entry.name)
             found.extend(_as_found(child) for child in students)
             skipped.extend(Skipped(f"{entry.name}/{child.name}/", NOTHING_TO_GRADE)
