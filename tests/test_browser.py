@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from test_reports import build_course
+from test_reports import build_course, check_rows
 
 pytestmark = pytest.mark.browser
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM = next((path for path in map(shutil.which, BROWSERS) if path), None)
 TIMEOUT = 120
+WINDOW = "--window-size=1280,2000"
+MIN_PLOT_WIDTH = 600
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +64,23 @@ def console_problems(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
-def dump_dom(chromium: str, tmp_path: Path, page: Path, fragment: str = "") -> tuple[str, str]:
-    result = run_chromium(chromium, tmp_path, "--dump-dom", page.as_uri() + fragment)
+def dump_dom(chromium: str, tmp_path: Path, page: Path, fragment: str = "", *args: str) -> tuple[str, str]:
+    result = run_chromium(chromium, tmp_path, *args, "--dump-dom", page.as_uri() + fragment)
     return result.stdout, result.stderr
+
+
+def drawn_layout(dom: str) -> dict:
+    """What '#selftest' measured as drawn: section tops, plots as (width, top), passed rows shown / all."""
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    attribute = lambda name: re.search(rf'{name}="([^"]*)"', body).group(1)  # noqa: E731
+    sections = [(item.rsplit(":", 1)[0], int(item.rsplit(":", 1)[1])) for item in attribute("data-sections").split()]
+    plots = {}
+    for item in attribute("data-plots").split():
+        name, width, top = item.rsplit(":", 2)
+        plots[name] = (int(width), int(top))
+    shown, total = map(int, attribute("data-passed-shown").split(" of "))
+    return {"sections": sections, "tops": dict(sections), "plots": plots, "passed_shown": shown,
+            "passed": total}
 
 
 def test_report_runs_its_script_and_has_every_section(chromium, pages, tmp_path):
@@ -90,6 +106,39 @@ def test_feedback_page_renders_without_errors(chromium, pages, tmp_path):
     for task in ("q4_forecaster", "q5_stable_rnn", "q7_conv_rnn"):
         assert f'id="forecast-plot-{task}"' in dom and f'id="plot-samples-{task}"' in dom
     assert "Reference answer" in dom
+    assert console_problems(stderr) == []
+
+
+def test_report_puts_the_student_table_first_and_draws_wide_plots(chromium, pages, tmp_path):
+    dom, stderr = dump_dom(chromium, tmp_path, pages["report"], "#selftest", WINDOW)
+    layout = drawn_layout(dom)
+    names = [name for name, _ in layout["sections"]]
+    assert names[:3] == ["overview", "students", "scores"], names   # headline figures, then the students
+    students = layout["tops"]["students"]
+    assert layout["tops"]["overview"] < students < layout["tops"]["scores"]
+    assert {"plot-histogram", "plot-questions", "plot-horizon-mae", "plot-window-q4_forecaster"} <= set(layout["plots"])
+    for name, (width, top) in layout["plots"].items():
+        assert width >= MIN_PLOT_WIDTH, (name, width)
+        assert top > layout["tops"]["scores"], name                  # every plot below the student table
+    assert dom.index('id="student-table"') < dom.index('class="plot-figure"')
+    assert console_problems(stderr) == []
+
+
+def test_feedback_page_puts_what_to_fix_first_and_folds_passed_checks(chromium, pages, tmp_path):
+    dom, stderr = dump_dom(chromium, tmp_path, pages["feedback"], "#selftest", WINDOW)
+    layout = drawn_layout(dom)
+    names = [name for name, _ in layout["sections"]]
+    assert names[:2] == ["summary", "what-to-fix"], names            # right after the headline score
+    fix = layout["tops"]["what-to-fix"]
+    assert all(top > fix for name, top in layout["sections"] if name.startswith("Q"))
+    assert 'class="fix ' in dom and dom.index('id="what-to-fix"') < dom.index("check-passed")
+    rows = check_rows(dom)
+    passed = [closed for status, _, closed in rows if status == "passed"]
+    assert passed and all(passed)                                    # every passed check in a closed <details>
+    assert all(not inside for status, inside, _ in rows if status != "passed")   # failures stay in view
+    assert layout["passed"] > 0 and layout["passed_shown"] == 0      # and none of them is drawn
+    assert len(layout["plots"]) == 3
+    assert all(width >= MIN_PLOT_WIDTH for width, _ in layout["plots"].values()), layout["plots"]
     assert console_problems(stderr) == []
 
 

@@ -199,7 +199,8 @@ TABLES = {"course": ["name", "demo"],
                      "scale", "train", "valid", "test", "window"],
           "limits": ["task_seconds", "submission_seconds", "memory_mb", "plain_memory_mb", "file_mb",
                      "scratch_mb", "first_uid", "uid_count"],
-          "release": ["answers", "forecast_plots"]}
+          "release": ["answers", "forecast_plots"],
+          "export": ["canvas_assignment", "moodle_key", "moodle_item"]}
 
 
 def toml_key(key: str) -> str:
@@ -246,6 +247,8 @@ TYPED = {
     "date_format": st.sampled_from(["auto", "%Y", "%"]), "seed": edge_int, "days": edge_int, "window": edge_int,
     "scale": edge_number, "train": st.lists(edge_date, max_size=3), "valid": st.lists(edge_date, max_size=3),
     "test": st.lists(edge_date, max_size=3),
+    "canvas_assignment": st.text(max_size=20), "moodle_item": st.text(max_size=20),
+    "moodle_key": st.sampled_from(["email", "idnumber", "username", ""]),
     **{key: edge_number for key in ("task_seconds", "submission_seconds")},
     **{key: edge_int for key in ("memory_mb", "plain_memory_mb", "file_mb", "scratch_mb", "first_uid", "uid_count")},
 }
@@ -633,11 +636,21 @@ def test_distinct_ids_get_distinct_file_stems(first, second, reuse_stem):
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory, quiet_tmp):
-    """outer/sandbox/{course,gs,work} and outer/src/alice/answers.md; the course has a gradebook already."""
+    """outer/sandbox/{course,gs,work}, outer/src/alice/answers.md and outer/rosters/ (class lists to import);
+    the course has a gradebook already."""
     outer = tmp_path_factory.mktemp("outer")
     box = outer / "sandbox"
     for name in ("gs", "work", "home"):
         (box / name).mkdir(parents=True)
+    rosters = outer / "rosters"
+    rosters.mkdir()
+    (rosters / "canvas.csv").write_bytes(
+        "\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Assignment 7 (12345)\r\n"
+        "    Points Possible,,,,,80.00\r\n\"Liddell, Alice\",1001,S001,alice,A,\r\n"
+        "\"Student, Test\",1099,,,A,\r\n\"Núñez, José\",1002,S002,../x,B,\r\n".encode("utf-8"))
+    (rosters / "class.csv").write_text("id,name,email,section,sis_id\nalice,Alice,alice@example.edu,A,S001\n"
+                                       "bob,Bob,,B,S002\n", encoding="utf-8")
+    (rosters / "bad.csv").write_bytes(b"id;name\r\n\x00\xff;x\r\n")
     src = outer / "src" / "alice"
     src.mkdir(parents=True)
     (src / "answers.md").write_text("## Q1\nAn LSTM carries a cell state from step to step.\n", encoding="utf-8")
@@ -707,7 +720,8 @@ def test_submit_with_any_student_id_writes_only_into_the_course(sandbox, quiet_t
 
 # =========================================================================== 5. command-line arguments
 
-# Tokens a test run may turn into real paths: the course, the submission folder.
+# Tokens a test run may turn into real paths: the course, the submission folder, the class lists.
+ROSTERS = ["ROSTERS/canvas.csv", "ROSTERS/class.csv", "ROSTERS/bad.csv"]
 PATHS = ["out.csv", "out", "../x", "..", ".", "sub/dir/f.csv", "-", "", "a" * 300, "COURSE", "COURSE/course.toml",
          "COURSE/grader.db", "COURSE/submissions", "SRC", "SRC/answers.md", "é", "\u2028", "\x1b[2J", "missing/"]
 DATABASES = ["sqlite://", "sqlite:///other.db", "sqlite:///nodir/x.db", "sqlite:///COURSE/grader.db", "sqlite:///.",
@@ -747,7 +761,11 @@ COMMANDS = {
     ("dataset", "baselines"): ([], {"--course": course_arg, "--json": None}),
     ("db", "check"): ([], COMMON),
     ("db", "backup"): ([path_arg], COMMON),
-    ("export",): ([], {**COMMON, "--format": st.sampled_from(["csv", "gradescope", "json"]), "--out": path_arg}),
+    ("export",): ([], {**COMMON, "--format": st.sampled_from(["csv", "gradescope", "canvas", "moodle", "json"]),
+                       "--out": path_arg}),
+    ("roster", "import"): ([st.one_of(st.sampled_from(ROSTERS), path_arg)],
+                           {"--course": course_arg, "--match": st.sampled_from(["login", "sis", "id", "email", "name",
+                                                                                "x"])}),
     ("review",): ([], COMMON),
     ("override",): ([student_arg, task_arg], {**COMMON, "--score": score_arg, "--comment": free_text,
                                               "--check": task_arg, "--who": free_text, "--no-wait": None}),
@@ -795,9 +813,17 @@ def command_lines(draw):
 @example(args=["export", "--db", "sqlite:///" + "a" * 300])
 @example(args=["override", "alice", "q1_prose", "--score", "1", "--check", "x\ny"])
 @example(args=["override", "alice", "x\ny", "--score", "1"])
+@example(args=["roster", "import", "ROSTERS/canvas.csv", "--course", "COURSE"])
+@example(args=["roster", "import", "ROSTERS/class.csv", "--match", "email"])
+@example(args=["roster", "import", "ROSTERS/bad.csv"])
+@example(args=["roster", "import", "COURSE/grader.db"])
+@example(args=["roster", "import", "."])
+@example(args=["export", "--format", "canvas", "--out", "."])
+@example(args=["export", "--format", "moodle"])
 def test_any_command_line_exits_cleanly(sandbox, quiet_tmp, args):
     course, src = sandbox / "course", sandbox.parent / "src" / "alice"
-    args = [a.replace("COURSE", str(course)).replace("SRC", str(src)) for a in args]
+    rosters = sandbox.parent / "rosters"
+    args = [a.replace("COURSE", str(course)).replace("SRC", str(src)).replace("ROSTERS", str(rosters)) for a in args]
     env = {**ENV_CLEAR, "GRADER_COURSE": str(course), "HOME": str(sandbox / "home"), "USER": "fuzz"}
     cwd, leftovers = os.getcwd(), listing(quiet_tmp)
     with tempfile.TemporaryDirectory(dir=sandbox) as work:     # relative outputs land here; '../x' in the sandbox

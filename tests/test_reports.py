@@ -8,6 +8,7 @@ import re
 import subprocess
 from datetime import datetime
 from functools import lru_cache
+from html.parser import HTMLParser
 import sys
 from pathlib import Path
 from urllib.parse import unquote
@@ -197,6 +198,42 @@ def _row(html: str, marker: str) -> str:
     return html[html.rindex("<tr", 0, at):html.index("</tr>", at)]
 
 
+class _Tree(HTMLParser):
+    """Start tags with their open ancestors, for checks like "inside a closed <details>"."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, dict[str, str | None]]] = []
+        self.elements: list[tuple[str, dict[str, str | None], list[tuple[str, dict[str, str | None]]]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs), list(self.stack)))
+        if tag not in self.VOID:
+            self.stack.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == tag:
+                del self.stack[depth:]
+                break
+
+
+def check_rows(html: str) -> list[tuple[str, bool, bool]]:
+    """Every check row of a page as (status, inside a <details>, inside a closed one)."""
+    tree = _Tree()
+    tree.feed(html)
+    rows = []
+    for tag, attrs, ancestors in tree.elements:
+        classes = (attrs.get("class") or "").split()
+        if tag == "tr" and "check" in classes:
+            status = next(c[len("check-"):] for c in classes if c in ("check-passed", "check-failed", "check-error"))
+            details = [a for t, a in ancestors if t == "details"]
+            rows.append((status, bool(details), any("open" not in a for a in details)))
+    return rows
+
+
 def _feedback(course: Course, bank: Bank, student: str) -> str:
     from grader.report.feedback import render_feedback
 
@@ -207,13 +244,28 @@ def _feedback(course: Course, bank: Bank, student: str) -> str:
 
 def test_report_overview_has_counts_histogram_and_question_stats(report_html):
     overview = _section(report_html, "overview")
-    assert '<figure class="plot-figure" id="histogram">' in overview
-    assert '<svg id="plot-histogram" class="plot"' in overview
-    assert 'id="question-distribution"' in overview and '<svg id="plot-questions"' in overview
     assert re.search(r'<div class="value">6</div><div class="label">students graded \(1 not graded\)', overview)
-    stats = overview[overview.index('id="question-stats"'):]
+    scores = _section(report_html, "scores")        # the plots follow the student table
+    assert '<figure class="plot-figure" id="histogram">' in scores
+    assert '<svg id="plot-histogram" class="plot"' in scores
+    assert 'id="question-distribution"' in scores and '<svg id="plot-questions"' in scores
+    stats = scores[scores.index('id="question-stats"'):]
     for qid in ("Q1", "Q4", "Q8"):
         assert f"<strong>{qid}</strong>" in stats
+
+
+def test_report_puts_the_student_table_right_after_the_headline_figures(report_html):
+    sections = re.findall(r'<section id="([^"]+)"', report_html)
+    assert sections[:3] == ["overview", "students", "scores"], sections
+    overview_end = report_html.index("</section>", report_html.index('<section id="overview"'))
+    assert report_html.index('<section id="students"') == report_html.index("<section", overview_end)
+    table = report_html.index('id="student-table"')
+    assert table < report_html.index('class="plot-figure"') and table < report_html.index("<svg")
+    # Without the script the table still reads: rows in student-id order, and no promise of sorting.
+    students = _section(report_html, "students")
+    order = [students.index(f'href="feedback/{s}.html"') for s in ("alice", "bob", "carol", "dave", "erin")]
+    assert order == sorted(order) and students.index(">zoe<") > order[-1]
+    assert '<span class="needs-js">; click a column header to sort</span>' in students
 
 
 def test_report_lists_misconceptions_with_counts_and_common_message(report_html):
@@ -352,6 +404,72 @@ def test_feedback_shows_visible_checks_and_prose_points(course, bank):
     assert "timed out after 60 s" in dave
 
 
+def _fix_rows(page: str) -> list[str]:
+    section = _section(page, "what-to-fix")
+    return re.findall(r'<tr class="fix .*?</tr>', section, flags=re.S)
+
+
+def test_feedback_opens_with_what_to_fix(course, bank):
+    page = _feedback(course, bank, "dave")
+    sections = re.findall(r'<section (?:class="[^"]*" )?id="([^"]+)"', page)
+    assert sections[:2] == ["summary", "what-to-fix"], sections      # right after the headline score
+    assert page.index('id="what-to-fix"') < page.index('class="question"')
+    rows = _fix_rows(page)
+    lost = [float(re.search(r'class="num lost">−([\d.]+)', row).group(1)) for row in rows]
+    assert lost == sorted(lost, reverse=True)                          # biggest loss first
+    q2 = next(row for row in rows if "Q2 written answer" in row)
+    assert "−5 <" in q2 and "provisional" in q2
+    labels = [p.label for p in bank.question("Q2").key_points[1:]]
+    assert all(f"missed: {label}" in q2 for label in labels)
+    fixes = _section(page, "what-to-fix")
+    seq2seq = _row(fixes, "seq2seq_return_sequences")
+    assert "−1.25 <" in seq2seq and "has return_sequences=False" in seq2seq
+    assert 'href="#task-q3_deep_seq2seq"' in seq2seq
+    assert "timed out after 60 s" in _row(fixes, "<code>run</code>")
+    forecast = _row(fixes, "<code>q4_forecaster</code>")            # a hidden check: its visible metrics only
+    assert "Held-out MAE 50,500" in forecast and "worse than the reference model (48,000)" in forecast
+    assert HIDDEN_MESSAGE_MARK not in page
+    assert "layer copied from a classmate" in _row(fixes, "<code>q1_seq2seq</code>")
+    alice = _feedback(course, bank, "alice")
+    assert _fix_rows(alice) == [] and "Nothing to fix" in _section(alice, "what-to-fix")
+
+
+def test_what_to_fix_accounts_for_every_lost_point(course, bank):
+    from grader.report.data import load_class
+    from grader.report.feedback import feedback_context
+
+    data = load_class(course, bank, _snapshot(course, bank))
+    for student in data.graded:
+        context = feedback_context(data, student["student_id"])
+        assert context["lost"] == pytest.approx(bank.points - student["score"], abs=1e-3), student["student_id"]
+    bob = feedback_context(data, "bob")
+    whole = [item for item in bob["fixes"] if item["label"] == "q3_deep_seq2seq"]
+    assert len(whole) == 1 and whole[0]["kind"] == "task" and whole[0]["lost"] == 0.5   # instructor: 2.5 of 3
+    assert [n["check"] for n in whole[0]["notes"]] == ["seq2seq_return_sequences"]
+    erin = feedback_context(data, "erin")
+    prose = next(item for item in erin["fixes"] if item["kind"] == "prose")
+    assert prose["lost"] == 1.0 and prose["override"]["comment"] == "right idea, unusual words"
+    assert {p["status"] for p in prose["points"]} == {"missed", "uncertain", "contradiction"}
+    assert not feedback_context(data, "zoe")["fixes"]                    # not graded: nothing listed
+
+
+def test_passed_checks_are_folded_and_the_rest_stay_visible(course, bank):
+    for student in ("dave", "bob", "carol"):
+        rows = check_rows(_feedback(course, bank, student))
+        assert any(status == "passed" for status, _, _ in rows)
+        for status, in_details, closed in rows:
+            if status == "passed":
+                assert in_details and closed, student
+            else:
+                assert not in_details, (student, status)
+    page = _feedback(course, bank, "dave")
+    assert "<details open" not in page
+    assert re.search(r'<details class="passed passed-checks"><summary>✓ 2 checks passed \(1.5 points\)</summary>',
+                     page)
+    met = page[page.index('<details class="passed passed-points">'):]
+    assert met.index('class="point-met"') < met.index("</details>")
+
+
 def test_feedback_hides_hidden_check_messages_and_held_out_values(course, bank):
     page = _feedback(course, bank, "dave")
     assert HIDDEN_MESSAGE_MARK not in page
@@ -398,9 +516,11 @@ def test_key_point_wording_only_when_released(course, tmp_path, bank):
         assert not leaked, (student, leaked)
     erin = html.unescape(_feedback(course, bank, "erin"))
     assert q3.key_points[0].label in erin and "missed" in erin
+    assert f"missed: {q3.key_points[1].label}" in _section(erin, "what-to-fix")
     released = build_course(tmp_path / "answers", bank, answers=True)
     page = html.unescape(_feedback(released, bank, "erin"))
     assert q3.key_points[0].text in page and q3.key_points[1].text in page
+    assert f"missed: {q3.key_points[1].text}" in _section(page, "what-to-fix")
 
 
 def test_feedback_for_unknown_student_is_a_report_error(course, bank):
@@ -497,6 +617,30 @@ def test_plots_are_deterministic_svg():
     assert "<?xml" not in first and "<metadata>" not in first
     ids = re.findall(r'\bid="([^"]+)"', first)
     assert all(i == "plot-histogram" or i.startswith("histogram-") for i in ids)
+
+
+def test_plots_are_at_least_600_wide_with_labelled_axes():
+    import html
+
+    from grader.report import plots
+
+    week = [900_000.0 + 1000 * d for d in range(7)]
+    windows = [{"label": "2019-01-01", "history": week * 2, "actual": week}]
+    figures = {
+        plots.score_histogram([10, 20, 75.5], 80): ("total score (of 80)", "students"),
+        plots.question_boxplot({"Q1": [1.0, 2.0], "Q2": [3.0]}, {"Q1": 4, "Q2": 4}):
+            ("question", "% of the question's points"),
+        plots.horizon_mae([{"title": "q4", "lines": {"reference": week}}]): ("days ahead", "MAE (thousands)"),
+        plots.forecast_window(range(-13, 1), week * 2, range(1, 8), week, {"naive": week}, title="t", name="w"):
+            ("days from the forecast origin", "value (thousands)"),
+        plots.SampleWindows(windows, title="t", name="s").render([week]):
+            ("sample week (last day of input)", "value (thousands)"),
+    }
+    for svg, (xlabel, ylabel) in figures.items():
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))
+        assert width >= 600, svg[:120]
+        texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+        assert xlabel in texts and ylabel in texts, (xlabel, ylabel, texts)
 
 
 def test_a_reused_sample_figure_renders_like_a_fresh_one():

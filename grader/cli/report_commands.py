@@ -12,20 +12,32 @@ from grader.cli.app import STUDENT, _bank, _gradebook, _open, cli, course_option
 @cli.command()
 @course_option
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "gradescope"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "gradescope", "canvas", "moodle"]), default="csv",
+              show_default=True,
+              help="csv: a row per student; gradescope: results.json files; canvas / moodle: the platform's "
+                   "grade import, for the students of the roster ('grader roster import').")
 @click.option("--out", type=click.Path(), default=None,
               help="CSV file (default: stdout) or folder for Gradescope results (default: gradescope-results).")
 def export(course_dir: str | None, db_url: str | None, fmt: str, out: str | None) -> None:
-    """Export grades: a CSV (one row per student) or Gradescope results.json files.
+    """Export grades: a CSV, Gradescope results.json files, or a Canvas or Moodle grade import.
+
+    Canvas and Moodle files hold each roster student's total in the column
+    course.toml's [export] table names; students left out (not on the roster,
+    nothing submitted, not graded yet) are listed on stderr.
 
     \b
     Example:
         grader export --format csv --out grades.csv
         grader export --format gradescope --out gs/
+        grader roster import canvas-gradebook.csv && grader export --format canvas --out canvas.csv
+        grader export --format moodle --out moodle.csv
     """
     from grader.report.exports import export_csv, export_gradescope
 
     course = _open(course_dir, db_url)
+    if fmt in ("canvas", "moodle"):
+        _export_to_platform(course, fmt, out)
+        return
     with _gradebook(course, read_only=True) as gradebook:
         try:
             if fmt == "csv":
@@ -40,6 +52,76 @@ def export(course_dir: str | None, db_url: str | None, fmt: str, out: str | None
         except OSError as exc:      # --out names a folder, a file in a missing folder, a file where a folder goes
             raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
     click.echo(f"wrote {len(written)} results.json files under {out or 'gradescope-results'}")
+
+
+def _export_to_platform(course, fmt: str, out: str | None) -> None:
+    """``export --format canvas / moodle``: the file to --out (or stdout), who was left out to stderr."""
+    from grader.grading.roster import load_roster
+    from grader.report.exports import export_canvas, export_moodle
+
+    roster = load_roster(course)
+    settings = course.config.export
+    bank = _bank()
+    with _gradebook(course, read_only=True) as gradebook:
+        snapshot = gradebook.snapshot(bank)
+    if fmt == "canvas":
+        result = export_canvas(snapshot, bank, roster, settings.canvas_assignment)
+    else:
+        result = export_moodle(snapshot, bank, roster, settings.moodle_key, settings.moodle_item)
+    if out:
+        try:
+            Path(out).write_text(result.text, encoding=result.encoding)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from None
+    else:
+        click.echo(result.text, nl=False)
+    for line in result.report_lines():
+        click.echo(line, err=True)
+    click.echo(f"{'wrote ' + out if out else result.platform}: {len(result.written)} students, column "
+               f"{result.column!r}", err=not out)
+
+
+# --------------------------------------------------------------------------- roster
+
+@cli.group()
+def roster() -> None:
+    """The class list from Canvas or a CSV file, for the Canvas and Moodle exports."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--match", type=click.Choice(["login", "sis", "id", "email", "name"]), default=None,
+              help="The column our student ids (the submission folders' names) are in: Canvas's SIS Login ID "
+                   "(login, the default for Canvas), SIS User ID (sis), its user ID or a CSV's id (id, the default "
+                   "for a CSV), email or name.")
+@course_option
+def roster_import(file: str, match: str | None, course_dir: str | None) -> None:
+    """Import the class list into <course>/roster.json from FILE.
+
+    FILE is a Canvas gradebook export (Grades > Export) or a CSV whose header
+    names some of id, name, email, section, sis_id; the header tells which.
+    Prints how many students were imported; rows that could not be (a blank
+    or unusable id, a student listed twice) are listed on stderr, one line
+    each. Importing again replaces the roster.
+
+    \b
+    Example:
+        grader roster import "2026-05-01T1200_Grades-RNN.csv"
+        grader roster import class.csv --match email --course mycourse
+    """
+    from grader.core.terminal import printable
+    from grader.grading.roster import import_roster
+
+    course = _open(course_dir)
+    result = import_roster(course, Path(file), match)
+    click.echo(f"imported {len(result.roster.students)} students from {printable(file)} ({result.kind}, ids from "
+               f"the {result.roster.match_column} column) into {printable(course.roster_path)}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    if result.problems:
+        click.echo(f"{len(result.problems)} rows not imported:", err=True)
+        for problem in result.problems:
+            click.echo(f"  {problem}", err=True)
 
 
 # --------------------------------------------------------------------------- reports

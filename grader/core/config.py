@@ -14,7 +14,7 @@ import copy
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from grader.core.contract import DEFAULT_WINDOW
 from grader.core.errors import GraderError
@@ -47,10 +47,13 @@ DEFAULT_CONFIG: dict[str, Any] = {
                "file_mb": 256, "scratch_mb": 256, "first_uid": 1_900_000_000, "uid_count": 1024},
     "release": {"answers": False, "forecast_plots": False},
     "gradescope": {"visibility": "visible", "stdout_visibility": "hidden", "leaderboard": True},
+    "export": {"canvas_assignment": "Assignment 7", "moodle_key": "email", "moodle_item": "Assignment 7"},
 }
 
 # Gradescope's visibility values (its results.json specification).
 GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+# The user fields Moodle's "Import grades from CSV" can identify a student by, that a roster holds.
+MOODLE_KEYS = ("email", "idnumber")
 
 DEFAULT_CONFIG_TEXT = '''\
 # Course config for the RNN grader. Every key is optional; defaults shown.
@@ -106,6 +109,17 @@ visibility = "visible"
 stdout_visibility = "hidden"
 # The forecasters' held-out MAE on the assignment's leaderboard (if enabled on Gradescope).
 leaderboard = true
+
+[export]
+# 'grader export --format canvas': the Canvas assignment the total goes to. Canvas matches
+# the column by its header, so the header of the imported gradebook export that names this
+# assignment ("Assignment 7 (12345)") is used when there is one ('grader roster import').
+canvas_assignment = "Assignment 7"
+# 'grader export --format moodle': the column Moodle identifies students by ("email": its
+# "Email address", or "idnumber": its "ID number", the roster's SIS id), and the header of
+# the grade column (mapped to a grade item on Moodle's import page).
+moodle_key = "email"
+moodle_item = "Assignment 7"
 '''
 
 
@@ -119,6 +133,11 @@ def _anything(value: Any) -> bool:
 
 def _positive(value: Any) -> bool:
     return value > 0
+
+
+def _header(value: str) -> bool:
+    """Text that can head a CSV column a person picks from a list: not blank, one printable line."""
+    return bool(value.strip()) and value.isprintable()
 
 
 def _expandable(value: str) -> bool:
@@ -165,6 +184,12 @@ _RULES: dict[str, dict[str, tuple[tuple[type, ...], str, Callable[[Any], bool]]]
                  lambda value: value in GRADESCOPE_VISIBILITIES)
            for key in ("visibility", "stdout_visibility")},
         "leaderboard": ((bool,), "true or false", _anything),
+    },
+    "export": {
+        **{key: ((str,), "the grade column's header: one line of printable text, not blank", _header)
+           for key in ("canvas_assignment", "moodle_item")},
+        "moodle_key": ((str,), "one of " + ", ".join(f'"{v}"' for v in MOODLE_KEYS),
+                       lambda value: value in MOODLE_KEYS),
     },
 }
 
@@ -250,29 +275,44 @@ class LimitsConfig:
         return cls(**values)
 
 
+class _PlainTable:
+    """A table of course.toml whose keys, each validated by its rule, are the dataclass's fields."""
+
+    TABLE: ClassVar[str]
+
+    @classmethod
+    def from_table(cls, table: Any, where: str = "") -> Any:
+        return table if isinstance(table, cls) else cls(**_validated(cls.TABLE, table, where))
+
+
 @dataclass(frozen=True)
-class ReleaseConfig:
+class ReleaseConfig(_PlainTable):
     """``[release]``: what feedback pages may show students."""
 
+    TABLE: ClassVar[str] = "release"
     answers: bool
     forecast_plots: bool
 
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any], where: str = "") -> "ReleaseConfig":
-        return cls(**_validated("release", table, where))
-
 
 @dataclass(frozen=True)
-class GradescopeConfig:
+class GradescopeConfig(_PlainTable):
     """``[gradescope]``: what Gradescope shows students (see :mod:`grader.grading.gradescope`)."""
 
+    TABLE: ClassVar[str] = "gradescope"
     visibility: str
     stdout_visibility: str
     leaderboard: bool
 
-    @classmethod
-    def from_table(cls, table: Mapping[str, Any], where: str = "") -> "GradescopeConfig":
-        return cls(**_validated("gradescope", table, where))
+
+@dataclass(frozen=True)
+class ExportConfig(_PlainTable):
+    """``[export]``: where ``grader export --format canvas / moodle`` puts the total (see
+    :mod:`grader.report.exports`)."""
+
+    TABLE: ClassVar[str] = "export"
+    canvas_assignment: str
+    moodle_key: str
+    moodle_item: str
 
 
 @dataclass(frozen=True)
@@ -285,6 +325,7 @@ class CourseConfig:
     limits: LimitsConfig
     release: ReleaseConfig
     gradescope: GradescopeConfig
+    export: ExportConfig
 
     @classmethod
     def from_tables(cls, data: Mapping[str, Any], where: str = "") -> "CourseConfig":
@@ -295,7 +336,8 @@ class CourseConfig:
         return cls(course["name"], course["demo"], SeriesConfig.from_table(data.get("series", {}), where),
                    LimitsConfig.from_table(data.get("limits", {}), where),
                    ReleaseConfig.from_table(data.get("release", {}), where),
-                   GradescopeConfig.from_table(data.get("gradescope", {}), where))
+                   GradescopeConfig.from_table(data.get("gradescope", {}), where),
+                   ExportConfig.from_table(data.get("export", {}), where))
 
 
 def read_config(path: Path) -> CourseConfig:

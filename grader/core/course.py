@@ -7,6 +7,7 @@ Layout of a course folder::
     submissions/         the content-addressed submission store
     grader.db            the SQLite gradebook (unless --db / GRADER_DB names another)
     templates/           optional overrides of the report templates
+    roster.json          the class list of 'grader roster import' (see grader.core.roster)
 
 ``course.toml`` (parsed and validated once by :mod:`grader.core.config`)::
 
@@ -43,6 +44,11 @@ Layout of a course folder::
     visibility = "visible"       # results.json visibility: hidden, after_due_date, after_published, visible
     stdout_visibility = "hidden" # run_autograder's log (TensorFlow's messages) stays hidden
     leaderboard = true           # the forecasters' held-out MAE on Gradescope's leaderboard
+
+    [export]
+    canvas_assignment = "Assignment 7"   # the Canvas assignment 'grader export --format canvas' fills
+    moodle_key = "email"         # Moodle identifies students by "email" or "idnumber" (the roster's SIS id)
+    moodle_item = "Assignment 7" # the header of the Moodle export's grade column
 """
 
 from __future__ import annotations
@@ -101,6 +107,10 @@ class Course:
     @property
     def templates_dir(self) -> Path:
         return self.root / "templates"
+
+    @property
+    def roster_path(self) -> Path:
+        return self.root / "roster.json"
 
 
     def resolve(self, path: str) -> Path:

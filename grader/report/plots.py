@@ -7,6 +7,10 @@ container), deterministic ids and text kept as ``<text>`` (``svg.fonttype =
 'none'``), which keeps the files small. Figures are built with
 :class:`matplotlib.figure.Figure` directly, so no pyplot state is kept and
 nothing needs closing.
+
+Readable at a glance: every figure is :data:`WIDTH` inches wide (630 SVG
+units at 72 an inch) with both axes labelled, and ``style.css`` draws it 600
+to 900 px wide, so its 10 pt text shows at about 10 to 14 px.
 """
 
 from __future__ import annotations
@@ -31,15 +35,17 @@ BEST = "#2a9d55"
 MEDIAN = "#2f6fb5"
 BAR = "#5b8dc9"
 
+WIDTH = 8.75                # inches: 630 SVG units, drawn 600-900 px wide by style.css
 _RC = {
     "svg.fonttype": "none",
-    "font.size": 9,
-    "axes.titlesize": 10,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "legend.fontsize": 8,
+    "legend.fontsize": 9,
     "legend.frameon": False,
 }
 
@@ -67,14 +73,14 @@ def render_svg(fig: Figure, name: str, label: str = "") -> str:
     return _SIZE.sub(lambda m: opening + m.group(1), svg, count=1).strip()
 
 
-def _figure(width: float, height: float) -> Figure:
-    return Figure(figsize=(width, height))
+def _figure(height: float) -> Figure:
+    return Figure(figsize=(WIDTH, height))
 
 
 def score_histogram(totals: Sequence[float], max_score: float, *, name: str = "histogram") -> str:
     """Histogram of the students' total scores on 0 .. ``max_score``."""
     with matplotlib.rc_context(_RC):
-        fig = _figure(7.0, 2.2)
+        fig = _figure(2.8)
         ax = fig.add_subplot()
         top = max_score if max_score > 0 else max(list(totals) + [1.0])
         bins = [top * i / 20 for i in range(21)]
@@ -84,7 +90,7 @@ def score_histogram(totals: Sequence[float], max_score: float, *, name: str = "h
         ax.set_xlabel(f"total score (of {top:g})")
         ax.set_ylabel("students")
         ax.yaxis.get_major_locator().set_params(integer=True)
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.95)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.18, top=0.95)
         return render_svg(fig, name, "histogram of total scores")
 
 
@@ -95,7 +101,7 @@ def question_boxplot(scores: Mapping[str, Sequence[float]], max_points: Mapping[
     shares = [[100.0 * s / max_points[q] if max_points.get(q) else 0.0 for s in scores[q]] or [math.nan]
               for q in labels]
     with matplotlib.rc_context(_RC):
-        fig = _figure(7.0, 2.6)
+        fig = _figure(3.2)
         ax = fig.add_subplot()
         ax.boxplot(shares, tick_labels=labels, widths=0.55, patch_artist=True,
                    boxprops={"facecolor": "#dbe6f4", "edgecolor": MEDIAN},
@@ -105,8 +111,9 @@ def question_boxplot(scores: Mapping[str, Sequence[float]], max_points: Mapping[
                    showmeans=True, meanprops={"marker": "D", "markersize": 4, "markerfacecolor": SEASONAL,
                                               "markeredgecolor": SEASONAL})
         ax.set_ylim(-3, 103)
+        ax.set_xlabel("question")
         ax.set_ylabel("% of the question's points")
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.95)
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.16, top=0.95)
         return render_svg(fig, name, "distribution of scores per question")
 
 
@@ -118,7 +125,7 @@ def horizon_mae(panels: Sequence[Mapping[str, object]], *, name: str = "horizons
     """
     colours = {"reference": REFERENCE, "class median": MEDIAN, "seasonal naive": SEASONAL, "naive": NAIVE}
     with matplotlib.rc_context(_RC):
-        fig = _figure(7.0 if len(panels) > 1 else 4.5, 2.9)
+        fig = _figure(3.4)
         axes = fig.subplots(1, max(len(panels), 1), squeeze=False, sharey=True)[0]
         days = list(range(1, 8))
         for ax, panel in zip(axes, panels):
@@ -131,11 +138,11 @@ def horizon_mae(panels: Sequence[Mapping[str, object]], *, name: str = "horizons
                         linestyle="--" if label == "seasonal naive" else "-")
             ax.set_title(str(panel.get("title", "")))
             ax.set_xticks(days)
-            ax.set_xlabel("forecast day")
+            ax.set_xlabel("days ahead")
         axes[0].set_ylabel("MAE (thousands)")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncols=len(labels) or 1)
-        fig.subplots_adjust(left=0.08, right=0.99, bottom=0.3, top=0.9, wspace=0.08)
+        fig.subplots_adjust(left=0.09, right=0.99, bottom=0.3, top=0.9, wspace=0.08)
         return render_svg(fig, name, "mean absolute error per forecast day")
 
 
@@ -150,7 +157,7 @@ def forecast_window(history_days: Sequence[int], history: Sequence[float], targe
     colours = {"naive": NAIVE, "seasonal naive": SEASONAL, "best student": BEST, "median student": MEDIAN,
                "forecast": MEDIAN, "reference": REFERENCE}
     with matplotlib.rc_context(_RC):
-        fig = _figure(8.0, 2.8)
+        fig = _figure(3.2)
         ax = fig.add_subplot()
         ax.plot(list(history_days), [v / 1000 for v in history], color=ACTUAL, linewidth=1.2, label="actual")
         # Join the last input day to the actual days so the series reads as one line.
@@ -165,7 +172,7 @@ def forecast_window(history_days: Sequence[int], history: Sequence[float], targe
         ax.set_xlabel(xlabel)
         ax.set_ylabel("value (thousands)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        fig.subplots_adjust(left=0.08, right=0.8, bottom=0.17, top=0.9)
+        fig.subplots_adjust(left=0.09, right=0.78, bottom=0.16, top=0.9)
         return render_svg(fig, name, title)
 
 
@@ -183,7 +190,7 @@ class SampleWindows:
     def __init__(self, windows: Sequence[Mapping[str, object]], *, title: str, name: str) -> None:
         self.name, self.title = name, title
         with matplotlib.rc_context(_RC):
-            self.fig = _figure(7.0, 2.1)
+            self.fig = _figure(2.8)
             ax = self.ax = self.fig.add_subplot()
             start, ticks, labels, known = 0, [], [], []
             self.lines = []
@@ -206,10 +213,11 @@ class SampleWindows:
             self.known = [v for v in known if math.isfinite(v)]
             ax.set_xticks(ticks, labels)
             ax.set_xlim(-1, max(start - self.GAP, 1))
-            ax.set_ylabel("thousands")
+            ax.set_xlabel("sample week (last day of input)")
+            ax.set_ylabel("value (thousands)")
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
             ax.set_title(title, loc="left")
-            self.fig.subplots_adjust(left=0.08, right=0.82, bottom=0.14, top=0.86)
+            self.fig.subplots_adjust(left=0.09, right=0.83, bottom=0.2, top=0.88)
 
     def render(self, forecasts: Sequence[Sequence[float]]) -> str:
         """The figure with ``forecasts`` (one list of 7 values per window, published units) as SVG."""
