@@ -187,3 +187,12 @@ def test_an_answers_file_without_headings_goes_to_review_not_zero(bank, tmp_path
     results = answers_results(bank, tmp_path)
     assert results and all(r.status == "error" and r.needs_review for r in results)
     assert "no heading '## Q1'" in results[0].output
+
+
+def test_a_blank_answers_file_is_empty_not_sent_to_review(bank, tmp_path):
+    from grader.grading.grader import answers_results
+
+    (tmp_path / "answers.md").write_bytes(b"\xef\xbb\xbf  \n\t\n")
+    results = answers_results(bank, tmp_path)
+    assert results and not any(r.needs_review for r in results)
+    assert all("no heading" not in r.output for r in results)

@@ -581,3 +581,20 @@ def test_migrations_ship_as_package_files():
     assert {"0001_initial.py", "0002_review_overrides_gradings.py", "0003_run_isolation.py"} <= names
     assert (migrations.MIGRATIONS_DIR / "env.py").is_file()
     assert migrations.known_revisions() == ["0001", "0002", "0003"]
+
+
+def test_backups_copy_sqlite_files_only_and_never_reuse_a_name(tmp_path, monkeypatch):
+    with Gradebook("sqlite://") as memory:
+        assert memory.backup_into(tmp_path / "backups", "before-regrade") is None
+        with pytest.raises(GradebookError, match="copies SQLite files"):
+            memory.backup(tmp_path / "copy.db")
+    monkeypatch.setattr("grader.store.database.time.strftime", lambda _format: "20250101-120000")
+    with Gradebook(f"sqlite:///{tmp_path / 'grader.db'}") as book:
+        first = book.backup_into(tmp_path / "backups", "before-regrade")
+        second = book.backup_into(tmp_path / "backups", "before-regrade")
+        with pytest.raises(GradebookError, match="already exists"):
+            book.backup(first)
+    assert (first.name, second.name) == ("grader-before-regrade-20250101-120000.db",
+                                         "grader-before-regrade-20250101-120000-2.db")
+    with Gradebook(f"sqlite:///{second}") as copy:
+        assert copy.schema_revision() == migrations.head_revision()

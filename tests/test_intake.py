@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.grading.intake import (IntakeError, IntakeLimits, SubmissionFiles, SubmissionStore, content_hash,
-                           read_submission, student_id_from_path)
+                           ignored_name, read_submission, student_id_from_path)
 
 ANSWERS = b"# Q1\nA seq2seq RNN returns a vector at every time step.\n"
 MODEL = bytes(range(256)) * 40
@@ -64,6 +64,16 @@ def test_single_top_folder_is_stripped_and_mac_junk_ignored(tmp_path):
 
     nested = make_folder(tmp_path / "bob", {f"bob-final/{name}": data for name, data in GOOD.items()})
     assert read_submission(nested).files == GOOD
+
+
+def test_zips_and_folders_ignore_the_same_names_wherever_they_sit(tmp_path):
+    assert all(map(ignored_name, ["__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", ".git", "._answers.md"]))
+    assert not any(map(ignored_name, ["answers.md", "macosx", "thumbs.db.txt"]))
+    junk = {"__MACOSX/._answers.md": b"x", "notes/Thumbs.db": b"x", ".git/config": b"x",
+            "Thumbs.db/answers.md": b"x", "extra/__MACOSX": b"x"}
+    from_zip = read_submission(make_zip(tmp_path / "a.zip", {**GOOD, **junk}))
+    from_folder = read_submission(make_folder(tmp_path / "a", {**GOOD, **junk}))
+    assert from_zip.files == from_folder.files == GOOD
 
 
 def test_two_top_folders_are_kept(tmp_path):

@@ -88,6 +88,12 @@ def test_unknown_question_number_is_reported():
     assert any("Q9" in m and "ignored" in m for m in parsed.messages)
 
 
+def test_parsed_answers_say_whether_the_file_holds_any_text():
+    assert not parse_answers("\ufeff \n\t\r\n").has_text
+    headingless = parse_answers("**Q1**\nA vector at every step.\n")
+    assert headingless.has_text and not headingless.found
+
+
 def test_read_answers_reports_problems_in_one_line(tmp_path: Path):
     good = tmp_path / "answers.md"
     good.write_bytes("## Q1\ncafé\n".encode("utf-8"))

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.grading.intake import IGNORED_DIRS, IGNORED_NAMES, IntakeError, student_id_from_path
+from grader.grading.intake import IGNORED_DIRS, IntakeError, ignored_name, student_id_from_path
 
 MODEL_SUFFIXES = (".keras", ".h5")
 OTHER_ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".rar", ".7z", ".gz")
@@ -134,10 +134,8 @@ def _shown(entry: Path) -> str:
 def _not_a_candidate(entry: Path, course: Path | None) -> str | None:
     """Why ``entry`` is skipped before looking inside it, or None."""
     name = entry.name
-    if name in IGNORED_DIRS:
-        return "macOS archive metadata"
-    if name.startswith(".") or name in IGNORED_NAMES:
-        return "hidden"
+    if ignored_name(name):
+        return "macOS archive metadata" if name in IGNORED_DIRS else "hidden"
     if entry.is_symlink():
         return "a symbolic link (copy the files instead)"
     if course is not None and entry.is_dir() and entry.resolve() == course:
@@ -153,9 +151,7 @@ def _not_a_candidate(entry: Path, course: Path | None) -> str | None:
 
 def _visible(folder: Path) -> list[Path]:
     """The entries of ``folder`` a submission is read from (the intake ignores the rest)."""
-    return [child for child in _entries(folder)
-            if not (child.name.startswith(".") or child.name in IGNORED_DIRS or child.name in IGNORED_NAMES
-                    or child.is_symlink())]
+    return [child for child in _entries(folder) if not (ignored_name(child.name) or child.is_symlink())]
 
 
 def _submission_file(path: Path, names: frozenset[str]) -> bool:

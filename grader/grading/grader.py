@@ -142,15 +142,6 @@ class BatchSummary:
         return sum(graded) / len(graded) if graded else None
 
 
-# How much of a heading-less answers.md is looked at to tell it from an empty one.
-MAX_HEADINGLESS_BYTES = 4096
-
-
-def _has_text(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return bool(handle.read(MAX_HEADINGLESS_BYTES).strip())
-
-
 def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ()) -> list[CheckResult]:
     """Prose results for every question with prose points, from ``folder/answers.md``.
 
@@ -171,7 +162,7 @@ def answers_results(bank: Bank, folder: Path, refused: tuple[Refusal, ...] = ())
         except ValueError as exc:
             problem = str(exc)
         else:
-            if not parsed.found and _has_text(path):
+            if not parsed.found and parsed.has_text:
                 # Text without one recognised heading: the answers are there, in a form we cannot split.
                 problem = ("answers.md has no heading '## Q1' ... '## Q8', so its answers could not be told "
                            "apart; a person will read it (put each answer under its own '## Q<n>' line)")

@@ -244,14 +244,15 @@ def _clean_member_name(raw: str) -> tuple[str | None, str | None]:
         return None, "its path has empty or '.' components"
     if any(len(part.encode("utf-8")) > 255 for part in parts):
         return None, "a path component is longer than 255 bytes"
-    if _ignored(parts):
+    if any(ignored_name(part) for part in parts):
         return None, None
     return "/".join(parts), None
 
 
-def _ignored(parts: list[str]) -> bool:
-    return (any(part in IGNORED_DIRS for part in parts) or parts[-1] in IGNORED_NAMES
-            or any(part.startswith(".") for part in parts))
+def ignored_name(name: str) -> bool:
+    """Whether a file or folder called ``name`` is left out of a submission, wherever it sits:
+    hidden entries, ``__MACOSX`` and the files operating systems leave behind (``Thumbs.db``)."""
+    return name.startswith(".") or name in IGNORED_DIRS or name in IGNORED_NAMES
 
 
 def size_text(n: int) -> str:
@@ -371,7 +372,7 @@ def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], li
         here = Path(current)
         kept_dirs = []
         for dirname in sorted(dirnames):
-            if dirname.startswith(".") or dirname in IGNORED_DIRS:
+            if ignored_name(dirname):
                 continue
             if (here / dirname).is_symlink():
                 refused.append(Refusal(_rel(root, here / dirname), TYPE, "it is a symlinked folder, not followed"))
@@ -379,7 +380,7 @@ def _read_folder(root: Path, limits: IntakeLimits) -> tuple[dict[str, bytes], li
             kept_dirs.append(dirname)
         dirnames[:] = kept_dirs
         for filename in sorted(filenames):
-            if filename.startswith(".") or filename in IGNORED_NAMES:
+            if ignored_name(filename):
                 continue
             full = here / filename
             rel = _rel(root, full)
@@ -590,3 +591,4 @@ class SubmissionStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+

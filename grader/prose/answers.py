@@ -47,7 +47,8 @@ class ParsedAnswers:
     ``messages`` holds one line per problem, worded for the student.
     ``encoding`` is the codec the file was read with; ``encoding_note`` is ""
     unless that codec was a guess, then the line telling the student so
-    (also the first of ``messages``).
+    (also the first of ``messages``). ``has_text`` is False only for a file of nothing but
+    whitespace: with no id in ``found`` it tells an empty file from answers without headings.
     """
 
     answers: dict[str, str]
@@ -55,13 +56,15 @@ class ParsedAnswers:
     messages: tuple[str, ...] = ()
     encoding: str = "utf-8"
     encoding_note: str = ""
+    has_text: bool = True
 
     def answer(self, qid: str) -> str:
         return self.answers.get(qid.upper(), "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"answers": dict(self.answers), "found": sorted(self.found, key=_qid_order),
-                "messages": list(self.messages), "encoding": self.encoding, "encoding_note": self.encoding_note}
+                "messages": list(self.messages), "encoding": self.encoding, "encoding_note": self.encoding_note,
+                "has_text": self.has_text}
 
 
 def _qid_order(qid: str) -> tuple[int, str]:
@@ -111,7 +114,7 @@ def parse_answers(text: str, question_ids: tuple[str, ...] = DEFAULT_QUESTION_ID
             messages.append(f"{ANSWERS_FILE} has no section for {qid} (expected a heading '## {qid}')")
         elif not answers[qid]:
             messages.append(f"{ANSWERS_FILE}: the section for {qid} is empty")
-    return ParsedAnswers(answers, frozenset(sections), tuple(messages))
+    return ParsedAnswers(answers, frozenset(sections), tuple(messages), has_text=bool(text.strip()))
 
 
 def answers_from_bytes(data: bytes, name: str = ANSWERS_FILE, *,

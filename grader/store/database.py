@@ -40,6 +40,16 @@ def database_reason(exc: BaseException) -> str:
     return (str(origin).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
+def _unused_backup_path(folder: Path, reason: str, stamp: str) -> Path:
+    """``folder/grader-<reason>-<stamp>.db``, with ``-2``, ``-3`` ... added until no file has the name."""
+    target = folder / f"grader-{reason}-{stamp}.db"
+    serial = 1
+    while target.exists():
+        serial += 1
+        target = folder / f"grader-{reason}-{stamp}-{serial}.db"
+    return target
+
+
 class GradebookDatabase:
     """The database behind one URL, upgraded to the newest migration when opened (unless ``migrate=False``)."""
 
@@ -111,11 +121,17 @@ class GradebookDatabase:
             return [database_reason(exc)]
         return [] if rows == ["ok"] else rows
 
+    @property
+    def _is_sqlite_file(self) -> bool:
+        """Whether the gradebook is a SQLite file: the only kind the backups below copy."""
+        return self.dialect == "sqlite" and not is_memory_url(self.url)
+
     def backup(self, target: Path) -> None:
-        """Copy a SQLite gradebook to ``target`` with SQLite's online backup API (safe while in use)."""
+        """Copy a SQLite gradebook to the new file ``target`` with SQLite's online backup API (safe while
+        in use); raise :class:`GradebookError` for any other gradebook, or when ``target`` exists."""
         import sqlite3
 
-        if self.dialect != "sqlite" or is_memory_url(self.url):
+        if not self._is_sqlite_file:
             raise GradebookError(f"grader db backup copies SQLite files; back up {self._shown_url()} with "
                                  "its own tools (pg_dump for PostgreSQL)")
         try:
@@ -134,6 +150,17 @@ class GradebookDatabase:
             target.unlink(missing_ok=True)
             raise GradebookError(f"cannot back up {self._shown_url()}: {database_reason(exc)}; "
                                  f"{DAMAGED_ADVICE}") from None
+
+    def backup_into(self, folder: Path, reason: str) -> Path | None:
+        """:meth:`backup` to a new file named for ``reason`` and the time in ``folder``
+        (``grader-<reason>-<time>.db``), returned; None, copying nothing, when the gradebook is
+        not a SQLite file (an in-memory one has nothing to keep, other backends have their own tools)."""
+        if not self._is_sqlite_file:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _unused_backup_path(folder, reason, time.strftime("%Y%m%d-%H%M%S"))
+        self.backup(target)
+        return target
 
     def schema_problems(self) -> list[str]:
         """Tables and columns of the current schema that the database lacks (empty when none is missing)."""
@@ -156,21 +183,6 @@ class GradebookDatabase:
         except DatabaseError as exc:
             return [database_reason(exc)]
         return problems
-
-    def backup_into(self, folder: Path, reason: str) -> Path | None:
-        """A timestamped SQLite backup in ``folder`` (``grader-<reason>-<time>.db``); None when there
-        is nothing to keep (an in-memory gradebook) or the backend is not SQLite."""
-        if self.dialect != "sqlite" or is_memory_url(self.url):
-            return None
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = folder / f"grader-{reason}-{stamp}.db"
-        serial = 1
-        while target.exists():
-            serial += 1
-            target = folder / f"grader-{reason}-{stamp}-{serial}.db"
-        self.backup(target)
-        return target
 
     def _migrate(self) -> None:
         with self._serial:
