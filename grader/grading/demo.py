@@ -125,8 +125,13 @@ def write_samples(course: Course, bank: Bank, out: Path) -> list[Path]:
     return paths
 
 
-def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
-    """Create a course in ``directory``, build references, write and batch-grade the samples, write the report."""
+def run_demo(directory: Path, *, workers: int | None = None, train: bool = False, log=print) -> dict:
+    """Create a course in ``directory``, build references, write and batch-grade the samples, write the report.
+
+    The reference forecasters are the ones shipped for the demo's fixed series (checked by
+    hash and version, see :mod:`reference_models.prebuilt`), scored afresh on the held-out
+    windows; with ``train``, or when none matches, they are trained here (about three minutes).
+    """
     from grader.core.bank import default_bank
     from grader.core.course import init_course
     from grader.store.gradebook import Gradebook
@@ -143,7 +148,7 @@ def run_demo(directory: Path, *, workers: int | None = None, log=print) -> dict:
         log(notice)
     if weak:
         log(f"note: {weak}")
-    build_course_references(course, log=lambda message: log(f"  reference {message}"))
+    build_course_references(course, log=lambda message: log(f"  reference {message}"), prebuilt=not train)
     samples = write_samples(course, bank, course.root / "samples")
     log(f"wrote {len(samples)} sample submissions under {course.root / 'samples'}")
     with Gradebook(course.db_url) as gradebook:
