@@ -66,8 +66,8 @@ def project_requirements(*extras: str) -> list[Requirement]:
     return [Requirement(text) for text in texts]
 
 
-@pytest.mark.parametrize("lock, extras", [("requirements.lock", ("postgres",)),
-                                          ("requirements-dev.lock", ("postgres", "dev"))])
+@pytest.mark.parametrize("lock, extras", [("requirements.lock", ("postgres", "dask")),
+                                          ("requirements-dev.lock", ("postgres", "dev", "dask"))])
 def test_the_lock_pins_every_requirement_of_pyproject_and_nothing_stale(lock, extras):
     entries = read_lock(ROOT / lock)
     header = (ROOT / lock).read_text(encoding="utf-8").splitlines()[1]
@@ -209,7 +209,7 @@ def test_a_series_under_data_travels_with_the_course_and_its_path_stays_relative
 
 
 def test_a_series_outside_the_course_goes_to_data_and_a_broken_one_is_refused_at_build(tmp_path):
-    from grader.grading.gradescope import BundleError
+    from grader.grading.bundle import BundleError
 
     outside = write_series(tmp_path / "elsewhere" / "cta.csv")
     outside.chmod(0o600)
@@ -227,7 +227,7 @@ def test_a_series_outside_the_course_goes_to_data_and_a_broken_one_is_refused_at
 
 
 def test_references_built_on_another_series_are_refused(tmp_path):
-    from grader.grading.gradescope import BundleError
+    from grader.grading.bundle import BundleError
 
     course = csv_course(tmp_path / "course", "data/series.csv")
     write_series(course / "data" / "series.csv")
@@ -244,7 +244,7 @@ def test_references_built_on_another_series_are_refused(tmp_path):
     '[course]\nname = "x"\n',
 ])
 def test_the_series_path_is_rewritten_whatever_the_layout_of_course_toml(config):
-    from grader.grading.gradescope import with_series_path
+    from grader.grading.bundle import with_series_path
 
     changed = tomllib.loads(with_series_path(config, "data/cta.csv"))
     original = tomllib.loads(config)
@@ -254,7 +254,7 @@ def test_the_series_path_is_rewritten_whatever_the_layout_of_course_toml(config)
 
 
 def test_a_config_that_cannot_be_rewritten_safely_is_refused(tmp_path):
-    from grader.grading.gradescope import BundleError
+    from grader.grading.bundle import BundleError
 
     course = csv_course(tmp_path / "course", "data/series.csv")
     write_series(course / "data" / "series.csv")

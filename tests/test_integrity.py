@@ -466,7 +466,7 @@ def test_an_evaluator_that_cannot_run_is_an_error_for_review(bank, model_files):
 
 
 def test_the_bundled_course_points_at_the_bundled_series():
-    from grader.grading.gradescope import with_series_path
+    from grader.grading.bundle import with_series_path
 
     config = '[course]\nname = "x"\n\n[series]\nsource = "csv"\npath = "/home/me/cta.csv"\nscale = 1e6\n\n[limits]\n'
     changed = tomllib.loads(with_series_path(config, "cta.csv"))

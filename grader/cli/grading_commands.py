@@ -153,18 +153,25 @@ def grade(student: str, course_dir: str | None, db_url: str | None, as_json: boo
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Sandboxed workers (default: one per core).")
 @click.option("--isolate", is_flag=True, help="A fresh worker process for every submission (strictest, slower).")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same files and versions.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+              help="Where to grade: this machine's workers, or a Dask cluster (default: [executor] kind).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="The Dask scheduler, e.g. tcp://head:8786 (default: [executor] scheduler; "
+                   "empty starts a local cluster of --workers processes).")
 @weak_sandbox_option
 @no_wait_option
 def batch(directory: str, course_dir: str | None, db_url: str | None, workers: int | None, isolate: bool,
-          force: bool, weak_sandbox: bool, no_wait: bool) -> None:
+          force: bool, executor: str | None, scheduler: str | None, weak_sandbox: bool, no_wait: bool) -> None:
     """Submit and grade every student folder or .zip under DIRECTORY.
 
     Resumable: run it again after an interruption and it grades only what is
-    left. One broken or hostile submission never stops the batch.
+    left. One broken or hostile submission never stops the batch. This process
+    alone writes the gradebook, wherever the grading runs.
 
     \b
     Example:
         grader batch submissions/ --workers 2
+        grader batch submissions/ --executor dask --scheduler tcp://head:8786
     """
     from grader.grading.discovery import discover
     from grader.grading.grader import require_ready, run_batch
@@ -195,13 +202,20 @@ def batch(directory: str, course_dir: str | None, db_url: str | None, workers: i
                     bar.update(1)
                 summary = run_batch(course, bank, gradebook, paths, workers=workers, isolate=isolate,
                                     force=force, isolation=_isolation(weak_sandbox), progress=progress,
-                                    names=found.student_names())
+                                    names=found.student_names(), executor=executor or course.config.executor.kind,
+                                    scheduler=course.config.executor.scheduler if scheduler is None else scheduler,
+                                    on_start=_show_dashboard)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted after {graded_before} of {len(paths)} submissions; run the same command again "
                    "to grade the rest (what is graded is kept)", err=True)
         raise click.exceptions.Exit(130) from None
     _print_batch(summary)
     _print_discovery(found)
+
+
+def _show_dashboard(executor) -> None:
+    if executor.dashboard:
+        click.echo(f"Dask dashboard: {executor.dashboard}", err=True)
 
 
 def _class_folder(directory: Path, course_root: Path) -> Path:

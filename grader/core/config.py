@@ -48,12 +48,15 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "release": {"answers": False, "forecast_plots": False},
     "gradescope": {"visibility": "visible", "stdout_visibility": "hidden", "leaderboard": True},
     "export": {"canvas_assignment": "Assignment 7", "moodle_key": "email", "moodle_item": "Assignment 7"},
+    "executor": {"kind": "local", "scheduler": ""},
 }
 
 # Gradescope's visibility values (its results.json specification).
 GRADESCOPE_VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 # The user fields Moodle's "Import grades from CSV" can identify a student by, that a roster holds.
 MOODLE_KEYS = ("email", "idnumber")
+# Where 'grader batch' grades (grader.grading.executors).
+EXECUTOR_KINDS = ("local", "dask")
 
 DEFAULT_CONFIG_TEXT = '''\
 # Course config for the RNN grader. Every key is optional; defaults shown.
@@ -120,6 +123,13 @@ canvas_assignment = "Assignment 7"
 # the grade column (mapped to a grade item on Moodle's import page).
 moodle_key = "email"
 moodle_item = "Assignment 7"
+
+[executor]
+# Where 'grader batch' grades: "local" (this machine's sandboxed workers) or "dask"
+# (a Dask cluster; pip install 'rnn-grader[dask]'). scheduler is the address of a running
+# Dask scheduler ("tcp://host:8786"); empty starts a local cluster of --workers processes.
+kind = "local"
+scheduler = ""
 '''
 
 
@@ -190,6 +200,11 @@ _RULES: dict[str, dict[str, tuple[tuple[type, ...], str, Callable[[Any], bool]]]
            for key in ("canvas_assignment", "moodle_item")},
         "moodle_key": ((str,), "one of " + ", ".join(f'"{v}"' for v in MOODLE_KEYS),
                        lambda value: value in MOODLE_KEYS),
+    },
+    "executor": {
+        "kind": ((str,), "one of " + ", ".join(f'"{v}"' for v in EXECUTOR_KINDS), lambda value: value in EXECUTOR_KINDS),
+        "scheduler": ((str,), "a Dask scheduler address such as \"tcp://host:8786\", or empty",
+                      lambda value: value == value.strip() and value.isprintable()),
     },
 }
 
@@ -316,6 +331,15 @@ class ExportConfig(_PlainTable):
 
 
 @dataclass(frozen=True)
+class ExecutorConfig(_PlainTable):
+    """``[executor]``: where ``grader batch`` grades (see :mod:`grader.grading.executors`)."""
+
+    TABLE: ClassVar[str] = "executor"
+    kind: str
+    scheduler: str
+
+
+@dataclass(frozen=True)
 class CourseConfig:
     """The whole of ``course.toml``, every key present (defaults filled in) and of the right type."""
 
@@ -326,6 +350,7 @@ class CourseConfig:
     release: ReleaseConfig
     gradescope: GradescopeConfig
     export: ExportConfig
+    executor: ExecutorConfig
 
     @classmethod
     def from_tables(cls, data: Mapping[str, Any], where: str = "") -> "CourseConfig":
@@ -337,7 +362,8 @@ class CourseConfig:
                    LimitsConfig.from_table(data.get("limits", {}), where),
                    ReleaseConfig.from_table(data.get("release", {}), where),
                    GradescopeConfig.from_table(data.get("gradescope", {}), where),
-                   ExportConfig.from_table(data.get("export", {}), where))
+                   ExportConfig.from_table(data.get("export", {}), where),
+                   ExecutorConfig.from_table(data.get("executor", {}), where))
 
 
 def read_config(path: Path) -> CourseConfig:

@@ -10,12 +10,9 @@ reference versions is skipped unless forced.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -26,7 +23,7 @@ from grader.core.near_miss import missing_hint
 from grader.grading.budget import BUDGET_CHECK, Budget
 from grader.grading.checking import check_submission, inspection_limits
 from grader.grading.refusals import Refusal, refusal_for, refused_note
-from grader.sandbox.prober import SandboxProber
+from grader.grading.station import GradingJob, grade_job
 from grader.core.course import Course
 from grader.store.gradebook import Gradebook
 from grader.grading.intake import IntakeError, IntakeLimits, SubmissionStore, read_submission, student_id_from_path
@@ -277,11 +274,16 @@ class Grader:
 
     # -- grading
 
-    def start_run(self, kind: str) -> int:
-        """Open a run, recording the isolation level student code will get; raises SandboxUnavailable first if it cannot."""
+    def start_run(self, kind: str, *, student_code_here: bool = True) -> int:
+        """Open a run, recording the isolation level student code will get; raises SandboxUnavailable first if it cannot.
+
+        With ``student_code_here`` False (a Dask cluster grades), each worker checks its own
+        level when it joins (:class:`grader.grading.dask_executor.CourseStation`), and the
+        run records what the workers reported when it finishes.
+        """
         from grader.sandbox.levels import choose_level
 
-        level = choose_level(self.isolation)
+        level = choose_level(self.isolation) if student_code_here else "checked by each grading machine"
         return self.gradebook.start_run(kind, self.versions.grader, self.versions.questions, self.versions.references,
                                         isolation={"level": level, "required": self.isolation})
 
@@ -296,14 +298,16 @@ class Grader:
         return self.gradebook.already_graded(submission_id, submission.content_hash, self.versions.questions,
                                              self.versions.references)
 
-    def grade(self, submission_id: int, run_id: int, prober: Any) -> list[CheckResult]:
-        """Grade one stored submission and record its results (one transaction)."""
+    def job(self, submission_id: int) -> GradingJob:
+        """The stored submission as a job to grade: its files' bytes (checked against their hashes) and refusals."""
         submission = self.gradebook.find_submission(submission_id)
         manifest = self.store.load_manifest(submission.content_hash)
-        refused = self.store.load_refusals(submission.content_hash)
-        with tempfile.TemporaryDirectory(prefix="grader-grade-") as tmp:
-            folder = self.store.materialize(manifest, Path(tmp) / "submission")
-            results = grade_folder(folder, self.course, self.bank, prober, self.forecast, refused)
+        return GradingJob(submission.student_id, submission_id, submission.content_hash, self.store.read(manifest),
+                          self.store.load_refusals(submission.content_hash))
+
+    def grade(self, submission_id: int, run_id: int, prober: Any) -> list[CheckResult]:
+        """Grade one stored submission with ``prober`` and record its results (one transaction)."""
+        results = grade_job(self.job(submission_id), self.course, self.bank, prober, self.forecast)
         self.gradebook.record_results(submission_id, run_id, results)
         return results
 
@@ -335,79 +339,69 @@ def budget_note(results: list[CheckResult]) -> str:
 def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path], *, workers: int | None = None,
               isolate: bool = False, force: bool = False, isolation: str = "full",
               progress: Callable[[SubmissionOutcome], None] | None = None,
-              names: Mapping[Path, str] | None = None) -> BatchSummary:
+              names: Mapping[Path, str] | None = None, executor: str = "local",
+              scheduler: str | None = None, on_start: Callable[[Any], None] | None = None) -> BatchSummary:
     """Submit and grade every path; one bad submission never stops the others.
 
     A path's student id comes from its name, or from ``names[path]`` (a zip inside a
     student's folder is named by the folder: :mod:`grader.grading.discovery`).
 
+    This process does intake and records every result; the grading itself runs on
+    ``executor`` (:mod:`grader.grading.executors`): "local", ``workers`` sandboxed workers
+    here, or "dask", the cluster at ``scheduler`` (a local one of ``workers`` processes
+    without). ``on_start`` receives the executor once it runs (its ``dashboard`` link).
+    At most twice as many submissions as the executor grades at once are in flight, so
+    memory stays bounded however many paths there are.
+
     Refuses the whole batch up front: ``CourseError`` when :func:`require_ready` does,
     ``SandboxUnavailable`` when ``isolation`` is "full" and bubblewrap cannot run here.
     """
-    from grader.sandbox.headers import SandboxHeaderReader
-    from grader.sandbox.errors import SandboxError
-    from grader.sandbox.limits import Limits
-    from grader.sandbox.pool import WorkerPool
+    from grader.grading.executors import make_executor
 
     require_ready(course)
     workers = max(1, workers or os.cpu_count() or 1)
     grader = Grader(course, bank, gradebook, isolation=isolation)
     gradebook.interrupt_stale_runs()
-    run_id = grader.start_run("batch")
+    run_id = grader.start_run("batch", student_code_here=executor == "local")
     summary = BatchSummary(run_id=run_id)
     started = time.perf_counter()
-    pool = WorkerPool(min(workers, max(1, len(paths))), kind="keras",
-                      limits=Limits.from_course(course.limits, "keras", isolation=isolation), isolate=isolate,
-                      reset_op="forget")
-    headers = SandboxHeaderReader(Limits.from_course(course.limits, "plain", isolation=isolation))
     observed: dict[str, Any] = {}
 
-    def one(path: Path) -> SubmissionOutcome:
-        t0 = time.perf_counter()
-        try:
-            student = student_id_from_path((names or {}).get(path, path.name))
-        except IntakeError as exc:
-            return SubmissionOutcome(path.name, "failed", message=str(exc))
-        try:
-            receipt = grader.submit(path, student)
-        except IntakeError as exc:
-            grader.record_failure(student, path, str(exc), run_id)
-            return SubmissionOutcome(student, "failed", 0.0, bank.points, str(exc), time.perf_counter() - t0)
-        student, submission_id = receipt.student, receipt.submission_id
-        refused = "; ".join(filter(None, [receipt.note, refused_note(receipt.refused)]))
-        if not force and grader.is_current(submission_id):
-            return SubmissionOutcome(student, "skipped", message="; ".join(
-                filter(None, ["already graded with these files and versions", refused])))
-        with pool.acquire() as worker:
-            # Started before this submission's budget does: a worker the previous submission
-            # left killed (a timeout) is restarted at no cost to this one.
-            with contextlib.suppress(SandboxError):   # a worker that cannot start fails each task, with its reason
-                worker.start()
-            prober = SandboxProber(course.limits, worker=worker, isolation=isolation, headers=headers)
-            results = grader.grade(submission_id, run_id, prober)
-            observed.update(prober.isolation)
-        score, max_score = total(results)
-        return SubmissionOutcome(student, "graded", score, max_score,
-                                 message="; ".join(filter(None, [refused, budget_note(results)])),
-                                 seconds=time.perf_counter() - t0)
+    def report(outcome: SubmissionOutcome) -> None:
+        summary.outcomes.append(outcome)
+        if progress:
+            progress(outcome)
 
     interrupted = False
     try:
-        with pool, headers, ThreadPoolExecutor(max_workers=workers) as executor:
-            futures = {executor.submit(one, path): path for path in paths}
+        with make_executor(executor, course, bank, workers=min(workers, max(1, len(paths))), isolation=isolation,
+                           isolate=isolate, scheduler=scheduler) as runner:
+            if on_start:
+                on_start(runner)
+            in_flight: dict[Any, tuple[GradingJob, str, float]] = {}
+
+            def collect(block: bool) -> None:
+                done, _ = runner.wait_any(in_flight) if block else (set(), set())
+                for future in done:
+                    job, note, t0 = in_flight.pop(future)
+                    report(_record(grader, runner, future, job, note, run_id, observed, time.perf_counter() - t0))
+
             try:
-                for future in as_completed(futures):
-                    try:
-                        outcome = future.result()
-                    except Exception as exc:  # one submission's failure is recorded, never fatal
-                        outcome = SubmissionOutcome(futures[future].stem, "failed",
-                                          message=f"{type(exc).__name__}: {str(exc)[:200]}")
-                    summary.outcomes.append(outcome)
-                    if progress:
-                        progress(outcome)
+                for path in paths:
+                    t0 = time.perf_counter()
+                    taken = _take_in(grader, path, names, run_id, force)
+                    if isinstance(taken, SubmissionOutcome):
+                        report(taken)
+                        continue
+                    while len(in_flight) >= 2 * runner.capacity:
+                        collect(block=True)
+                    job, note = taken
+                    in_flight[runner.submit(job)] = (job, note, t0)
+                while in_flight:
+                    collect(block=True)
             except KeyboardInterrupt:
                 interrupted = True
-                for future in futures:
+                for future in in_flight:
                     future.cancel()
                 raise
     finally:
@@ -417,3 +411,46 @@ def run_batch(course: Course, bank: Bank, gradebook: Gradebook, paths: list[Path
                                    f"{summary.count('failed')} failed",
                              isolation=grader.isolation_record(observed))
     return summary
+
+
+def _take_in(grader: Grader, path: Path, names: Mapping[Path, str] | None, run_id: int,
+             force: bool) -> SubmissionOutcome | tuple[GradingJob, str]:
+    """Store ``path`` as its student's submission: the job to grade and the intake note, or
+    the outcome when there is nothing to grade (unreadable, or already graded)."""
+    try:
+        student = student_id_from_path((names or {}).get(path, path.name))
+    except IntakeError as exc:
+        return SubmissionOutcome(path.name, "failed", message=str(exc))
+    try:
+        receipt = grader.submit(path, student)
+    except IntakeError as exc:
+        grader.record_failure(student, path, str(exc), run_id)
+        return SubmissionOutcome(student, "failed", 0.0, grader.bank.points, str(exc))
+    note = "; ".join(filter(None, [receipt.note, refused_note(receipt.refused)]))
+    if not force and grader.is_current(receipt.submission_id):
+        return SubmissionOutcome(receipt.student, "skipped", message="; ".join(
+            filter(None, ["already graded with these files and versions", note])))
+    return grader.job(receipt.submission_id), note
+
+
+LOST_WORKER = ("the grading worker died twice while grading this submission (not a problem found in the "
+               "files); regrade it with 'grader grade {student} --force'")
+
+
+def _record(grader: Grader, runner: Any, future: Any, job: GradingJob, note: str, run_id: int,
+            observed: dict[str, Any], seconds: float) -> SubmissionOutcome:
+    """Record a finished job's results in the gradebook (this process alone writes it); its outcome."""
+    try:
+        graded = future.result()
+    except Exception as exc:
+        if not runner.lost_worker(exc):   # a grader bug: reported, never fatal, nothing recorded
+            return SubmissionOutcome(job.student, "failed", message=f"{type(exc).__name__}: {str(exc)[:200]}")
+        message = LOST_WORKER.format(student=job.student)
+        grader.gradebook.record_results(job.submission_id, run_id, [
+            CheckResult("submission", "run", ERROR, 0.0, grader.bank.points, message, needs_review=True)])
+        return SubmissionOutcome(job.student, "failed", 0.0, grader.bank.points, message, seconds)
+    grader.gradebook.record_results(job.submission_id, run_id, graded.results)
+    observed.update(graded.isolation)
+    score, max_score = total(graded.results)
+    return SubmissionOutcome(job.student, "graded", score, max_score,
+                             message="; ".join(filter(None, [note, budget_note(graded.results)])), seconds=seconds)

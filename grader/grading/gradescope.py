@@ -23,7 +23,6 @@ import json
 import math
 import os
 import time
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -31,7 +30,7 @@ from typing import Any
 
 from grader.core.bank import Bank
 from grader.core.course import Course
-from grader.core.errors import GraderError
+from grader.grading.bundle import BundleError, bundled_course
 from grader.core.results import CheckResult, Outcome
 from grader.report.exports import gradescope_results
 
@@ -104,9 +103,6 @@ REFUSED_OUTPUT = ("The autograder is not set up safely, so this submission was n
 NOT_RUN_OUTPUT = ("this check could not be run on the grader's side (not a problem with your files); "
                   "a person will review this result")
 
-
-class BundleError(GraderError):
-    """The course cannot be packed into a self-contained Gradescope bundle; the message says the fix."""
 
 
 @dataclass(frozen=True)
@@ -348,59 +344,6 @@ def lock_file(name: str) -> Path:
                       f"{package.parent}); install the grader from its source checkout, which holds it")
 
 
-def bundled_course(course: Course) -> tuple[str, dict[str, Path]]:
-    """The bundle's ``course.toml`` text and the other course files to ship ({name under course/: file}).
-
-    A CSV series travels with the course: a file inside the course folder keeps its relative
-    path, one outside goes to ``data/<name>``, and ``[series] path`` is rewritten to match,
-    so the bundled config holds no absolute path. Raises :class:`BundleError` when the
-    series cannot be read or the config cannot be rewritten safely.
-    """
-    config = (course.root / "course.toml").read_text(encoding="utf-8")
-    files = {f"reference/{path.name}": path for path in sorted(course.reference_dir.iterdir()) if path.is_file()}
-    series = course.series
-    if series.source != "csv":
-        return config, files
-    if not series.path:
-        raise BundleError("course.toml: [series] source is \"csv\" but path is empty; name the CSV file")
-    data = course.resolve(series.path)
-    if not data.is_file():
-        raise BundleError(f"course.toml: [series] path {series.path}: no such file, so the bundle could not "
-                          "carry the series; fix the path")
-    _check_series(course)
-    try:
-        inside = PurePosixPath(data.resolve().relative_to(course.root.resolve()).as_posix())
-    except ValueError:
-        inside = None
-    name = str(inside) if inside is not None and inside.parts[0] != "reference" else f"data/{data.name}"
-    rewritten = with_series_path(config, name)
-    expected = tomllib.loads(config)
-    expected.setdefault("series", {})["path"] = name
-    try:
-        same = tomllib.loads(rewritten) == expected
-    except tomllib.TOMLDecodeError:
-        same = False
-    if not same:
-        raise BundleError(f"course.toml: could not point [series] path at the bundled copy {name!r}; write it "
-                          "as one line 'path = \"...\"' under a plain [series] header")
-    return rewritten, {name: data, **files}
-
-
-def _check_series(course: Course) -> None:
-    """The series reads, and the references were built on it (when the manifest says which it was)."""
-    from grader.forecast.manifest import read_manifest, series_key
-    from grader.forecast.series import SeriesError, series_from_config
-
-    try:
-        series = series_from_config(course.series, course.root)
-    except SeriesError as exc:
-        raise BundleError(f"the course's series cannot be read, so grading would fail on Gradescope: {exc}") from None
-    built_on = read_manifest(course).get("series_key")
-    if built_on is not None and built_on != series_key(series):
-        raise BundleError("the reference models were built on another series than the course's; run "
-                          f"'grader reference build --course {course.root}' again, then build the bundle")
-
-
 def build_package(course: Course, out: Path) -> Path:
     """Write the self-contained Gradescope autograder bundle (see the module docstring) to ``out``."""
     from grader.forecast.manifest import require_built
@@ -436,27 +379,3 @@ def _write_private(bundle: zipfile.ZipFile, name: str, data: bytes) -> None:
     info.external_attr = 0o100600 << 16
     info.compress_type = zipfile.ZIP_DEFLATED
     bundle.writestr(info, data)
-
-
-def with_series_path(config: str, path: str) -> str:
-    """``config`` (course.toml text) with ``[series] path`` set to ``path``.
-
-    Understands a ``[series]`` header with spaces or a comment and a bare or quoted ``path``
-    key; :func:`bundled_course` checks the result by parsing it.
-    """
-    import re
-
-    header = re.compile(r"^\s*\[\s*series\s*\]\s*(#.*)?$")
-    key = re.compile(r"""^\s*(path|"path"|'path')\s*=""")
-    lines = config.splitlines()
-    value = f"path = {json.dumps(path, ensure_ascii=False)}"   # a JSON string is a TOML basic string
-    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
-    if start is None:
-        return config.rstrip("\n") + f"\n\n[series]\n{value}\n"
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
-    for i in range(start + 1, end):
-        if key.match(lines[i]):
-            lines[i] = value
-            return "\n".join(lines) + "\n"
-    lines.insert(start + 1, value)
-    return "\n".join(lines) + "\n"

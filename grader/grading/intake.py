@@ -556,16 +556,7 @@ class SubmissionStore:
 
     def materialize(self, manifest: Mapping[str, str], dest_dir: str | os.PathLike) -> Path:
         """Write the manifest's files into ``dest_dir`` (new or empty) and return it."""
-        dest = Path(dest_dir)
-        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise IntakeError(f"{dest}: must be a new or empty folder to materialize a submission into")
-        dest.mkdir(parents=True, exist_ok=True)
-        for name, sha in sorted(manifest.items()):
-            target = dest.joinpath(*_safe_relative(name).split("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "xb") as handle:
-                handle.write(self._read_object(sha))
-        return dest
+        return write_files({name: self._read_object(sha) for name, sha in manifest.items()}, dest_dir)
 
     def _read_object(self, sha: str) -> bytes:
         path = self.object_path(sha)
@@ -592,3 +583,16 @@ class SubmissionStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+
+def write_files(files: Mapping[str, bytes], dest_dir: str | os.PathLike) -> Path:
+    """Write a submission's files (relative path -> bytes) into ``dest_dir`` (new or empty) and return it."""
+    dest = Path(dest_dir)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise IntakeError(f"{dest}: must be a new or empty folder to materialize a submission into")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, data in sorted(files.items()):
+        target = dest.joinpath(*_safe_relative(name).split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "xb") as handle:
+            handle.write(data)
+    return dest
