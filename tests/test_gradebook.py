@@ -526,7 +526,7 @@ def test_upgrade_from_0001_keeps_rows_and_adds_columns(persistent_url):
     engine.dispose()
 
     with Gradebook(url) as gb:
-        assert gb.schema_revision() == migrations.head_revision() == "0003"
+        assert gb.schema_revision() == migrations.head_revision() == "0004"
         assert gb.find_student("alice").name == "Alice"
         rows = gb.current_results(sub)
         assert len(rows) == 6 and not any(r["needs_review"] for r in rows)
@@ -542,6 +542,10 @@ def test_upgrade_from_0001_keeps_rows_and_adds_columns(persistent_url):
         assert gb.runs()[-1].id == isolated and gb.runs()[-1].isolation == {"level": "bubblewrap", "seccomp": True}
         assert gb.finish_run(isolated, isolation={"level": "process"}).isolation == {"level": "process"}
         assert gb.runs()[0].isolation is None   # runs from before 0003 have none
+        assert gb.replace_similarity([{"student_a": "alice", "student_b": None, "source": "textbook",
+                                       "artifact": "model", "task": "q4_forecaster", "kind": "same weights",
+                                       "strength": 1.0, "evidence": {"kernels": 4}}]) == 1   # 0004's table
+        assert [f["source"] for f in gb.similarity_findings()] == ["textbook"]
 
 
 def test_models_match_the_migrations(url):
@@ -561,7 +565,7 @@ def test_downgrade_and_upgrade_round_trip(tmp_path):
         command.downgrade(migrations.alembic_config(connection=conn), "0001")
     engine.dispose()
     with Gradebook(url) as gb:
-        assert gb.schema_revision() == "0003"
+        assert gb.schema_revision() == "0004"
         assert len(gb.current_results(1)) == 6
 
 
@@ -578,9 +582,10 @@ def test_newer_database_is_refused(tmp_path):
 
 def test_migrations_ship_as_package_files():
     names = {p.name for p in (migrations.MIGRATIONS_DIR / "versions").glob("*.py")}
-    assert {"0001_initial.py", "0002_review_overrides_gradings.py", "0003_run_isolation.py"} <= names
+    assert {"0001_initial.py", "0002_review_overrides_gradings.py", "0003_run_isolation.py",
+            "0004_similarity.py"} <= names
     assert (migrations.MIGRATIONS_DIR / "env.py").is_file()
-    assert migrations.known_revisions() == ["0001", "0002", "0003"]
+    assert migrations.known_revisions() == ["0001", "0002", "0003", "0004"]
 
 
 def test_backups_copy_sqlite_files_only_and_never_reuse_a_name(tmp_path, monkeypatch):
@@ -598,3 +603,15 @@ def test_backups_copy_sqlite_files_only_and_never_reuse_a_name(tmp_path, monkeyp
                                          "grader-before-regrade-20250101-120000-2.db")
     with Gradebook(f"sqlite:///{second}") as copy:
         assert copy.schema_revision() == migrations.head_revision()
+
+
+def test_similarity_findings_replace_the_previous_ones_and_come_strongest_first(url):
+    finding = {"student_a": "alice", "student_b": "bob", "source": None, "artifact": "code",
+               "task": "q6_lstm_cell", "kind": "shared code", "strength": 0.6, "evidence": {"passages": [[1, 9]]}}
+    with Gradebook(url) as gb:
+        gb.replace_similarity([finding, {**finding, "student_b": "carol", "strength": 0.9}])
+        assert [f["student_b"] for f in gb.similarity_findings()] == ["carol", "bob"]
+        assert gb.replace_similarity([finding]) == 1
+        assert [(f["student_b"], f["evidence"]) for f in gb.similarity_findings()] == [("bob", {"passages": [[1, 9]]})]
+        gb.replace_similarity([])
+        assert gb.similarity_findings() == []

@@ -26,6 +26,7 @@ __all__ = ["SandboxHeaderReader", "shared_header_reader"]
 
 SECONDS = 30.0
 MAX_ATTRIBUTES = 64
+MAX_RANK = 8
 
 
 class SandboxHeaderReader:
@@ -54,6 +55,35 @@ class SandboxHeaderReader:
         except SandboxError as exc:
             raise BrokenModel(f"{label} could not be read safely ({exc}); save the model again") from None
         return _accept(reply, label)
+
+    def weights(self, files: dict[str, Path], limits: InspectionLimits) -> dict[str, dict[str, Any] | str]:
+        """Label -> the fingerprint of every weight tensor of that HDF5 file, in one round trip.
+
+        A fingerprint is ``{"tensors": [{"shape", "sha256", "sample"}], "cut": bool}`` (see
+        ``header_ops.weight_samples``), checked here for exactly that shape and its bounds;
+        a file refused, or the whole call failing, gives that label a one-line reason instead.
+        """
+        from grader.sandbox.header_ops import MAX_TENSORS, SAMPLE
+
+        names = {f"w{i}.h5": label for i, label in enumerate(files)}
+        payload = {"files": [[name, label] for name, label in names.items()], "limits": dataclasses.asdict(limits)}
+        try:
+            reply = self._get_worker().run("weight_samples", payload, {name: files[label] for name, label in names.items()},
+                                           reply_limit=REPLY_LIMIT)
+        except SandboxError as exc:
+            return {label: f"could not be read safely ({exc})" for label in files}
+        models = reply.get("models") if isinstance(reply, dict) and set(reply) == {"models"} else None
+        if not isinstance(models, dict) or set(models) != set(names):
+            return {label: "the weight reader's reply could not be read" for label in files}
+        out: dict[str, dict[str, Any] | str] = {}
+        for name, label in names.items():
+            try:
+                if isinstance(models[name], dict) and "refused" in models[name]:
+                    _accept(models[name], label)    # raises the refusal, checked as for headers
+                out[label] = _accept_weights(models[name], label, MAX_TENSORS, SAMPLE)
+            except (BrokenModel, UnsafeModel) as exc:
+                out[label] = str(exc)
+        return out
 
     def close(self) -> None:
         with self._lock:
@@ -85,6 +115,32 @@ def _accept(reply: Any, label: str) -> dict[str, str]:
     if not all(isinstance(key, str) and isinstance(value, str) for key, value in attrs.items()):
         raise unreadable
     return attrs
+
+
+def _accept_weights(reply: Any, label: str, max_tensors: int, sample: int) -> dict[str, Any]:
+    """``reply`` if it is a weight fingerprint within its bounds (every number finite); else BrokenModel."""
+    import math
+
+    unreadable = BrokenModel(f"{label}: the weight reader's reply could not be read")
+    if not isinstance(reply, dict) or set(reply) != {"tensors", "cut"} or not isinstance(reply["cut"], bool):
+        raise unreadable
+    tensors = reply["tensors"]
+    if not isinstance(tensors, list) or len(tensors) > max_tensors:
+        raise unreadable
+    for tensor in tensors:
+        if not isinstance(tensor, dict) or set(tensor) != {"shape", "sha256", "sample"}:
+            raise unreadable
+        shape, digest, values = tensor["shape"], tensor["sha256"], tensor["sample"]
+        if not isinstance(shape, list) or len(shape) > MAX_RANK or \
+                not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+            raise unreadable
+        if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                       and all(c in "0123456789abcdef" for c in digest)):
+            raise unreadable
+        if not isinstance(values, list) or len(values) > sample or \
+                not all(isinstance(v, float) and math.isfinite(v) for v in values):
+            raise unreadable
+    return reply
 
 
 _shared: SandboxHeaderReader | None = None

@@ -53,34 +53,58 @@ def _copy_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo, bound: int,
             out.write(chunk)
 
 
+def _checked_members(archive: zipfile.ZipFile, name: str, limits: InspectionLimits) -> dict[str, zipfile.ZipInfo]:
+    """The members of a Keras 3 zip by name, after every one passed the checks (names, sizes, ratio)."""
+    members = archive.infolist()
+    if len(members) > limits.max_members:
+        raise UnsafeModel(f"{name} has {len(members)} members; a .keras file has 3: save it again with model.save()")
+    seen: set[str] = set()
+    total = 0
+    for member in members:
+        _check_member_name(member, name)
+        if member.filename in seen:
+            raise UnsafeModel(f"{name} contains {member.filename!r} twice; save the model again with model.save()")
+        seen.add(member.filename)
+        total += member.file_size
+        if member.file_size > MB and member.compress_size > 0 \
+                and member.file_size / member.compress_size > limits.max_ratio:
+            raise UnsafeModel(f"{name}: {member.filename} claims {member.file_size / MB:.0f} MiB packed into "
+                              f"{member.compress_size / 1024:.0f} KiB (a zip bomb); refused")
+    if total > (limits.config_mb + limits.weights_mb + 1) * MB:
+        raise UnsafeModel(f"{name} expands to {total / MB:.0f} MiB; refused")
+    if "config.json" not in seen:
+        raise BrokenModel(f"{name} has no config.json, so it is not a Keras 3 model file: save it with model.save('{name}')")
+    return {m.filename: m for m in members}
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BrokenModel(f"{path.name} is truncated or corrupt ({exc}); save the model again with "
+                          f"model.save('{path.name}')") from None
+
+
+def copy_weights_file(path: Path, limits: InspectionLimits, dest: Path) -> Path:
+    """Copy the HDF5 weights of the Keras 3 zip at ``path`` to ``dest`` (bounded, members checked first)."""
+    name = path.name
+    with _open_zip(path) as archive:
+        by_name = _checked_members(archive, name, limits)
+        if "model.weights.h5" not in by_name:
+            raise BrokenModel(f"{name} has no HDF5 weights (model.weights.h5)")
+        try:
+            _copy_bounded(archive, by_name["model.weights.h5"], limits.weights_mb * MB, dest, name)
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise BrokenModel(f"{name}: the weights are truncated or corrupt ({exc})") from None
+    return dest
+
+
 def inspect_keras_zip(path: Path, limits: InspectionLimits, read_headers: HeaderReader = check_hdf5) -> ModelDescription:
     """Describe the Keras 3 zip at ``path`` or raise :class:`InspectionError`; every member is checked before any is read."""
     name = path.name
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise BrokenModel(f"{name} is truncated or corrupt ({exc}); save the model again with model.save('{name}')") from None
+    archive = _open_zip(path)
     with archive:
-        members = archive.infolist()
-        if len(members) > limits.max_members:
-            raise UnsafeModel(f"{name} has {len(members)} members; a .keras file has 3: save it again with model.save()")
-        seen: set[str] = set()
-        total = 0
-        for member in members:
-            _check_member_name(member, name)
-            if member.filename in seen:
-                raise UnsafeModel(f"{name} contains {member.filename!r} twice; save the model again with model.save()")
-            seen.add(member.filename)
-            total += member.file_size
-            if member.file_size > MB and member.compress_size > 0 \
-                    and member.file_size / member.compress_size > limits.max_ratio:
-                raise UnsafeModel(f"{name}: {member.filename} claims {member.file_size / MB:.0f} MiB packed into "
-                                  f"{member.compress_size / 1024:.0f} KiB (a zip bomb); refused")
-        if total > (limits.config_mb + limits.weights_mb + 1) * MB:
-            raise UnsafeModel(f"{name} expands to {total / MB:.0f} MiB; refused")
-        if "config.json" not in seen:
-            raise BrokenModel(f"{name} has no config.json, so it is not a Keras 3 model file: save it with model.save('{name}')")
-        by_name = {m.filename: m for m in members}
+        by_name = _checked_members(archive, name, limits)
         try:
             raw_config = _read_bounded(archive, by_name["config.json"], limits.config_mb * MB, name)
             metadata = {}

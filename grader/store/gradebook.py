@@ -46,13 +46,14 @@ from __future__ import annotations
 from grader.store.overrides import OverridesMixin
 from grader.store.results import ResultsMixin
 from grader.store.runs import RunsMixin
+from grader.store.similarity import SimilarityMixin
 from grader.store.students import StudentsMixin
 from grader.store.views import ViewsMixin
 
 
-class Gradebook(StudentsMixin, RunsMixin, ResultsMixin, OverridesMixin, ViewsMixin):
+class Gradebook(StudentsMixin, RunsMixin, ResultsMixin, OverridesMixin, ViewsMixin, SimilarityMixin):
     """The gradebook behind one database URL; open it with ``with Gradebook(url) as gb``.
 
     Opening upgrades the schema to the newest migration. Each concern lives in
-    its own part: students and submissions, runs, results, overrides and views.
+    its own part: students and submissions, runs, results, overrides, views and similarity findings.
     """

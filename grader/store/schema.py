@@ -154,3 +154,21 @@ class GradingRow(Base):
     reference_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
     fingerprint: Mapped[str] = mapped_column(String(64))
     graded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SimilarityRow(Base):
+    """One finding of 'grader similarity': two students sharing an artifact (``b`` a student), or one
+    student's artifact from a public source (``source`` set, ``b`` empty). A new check replaces them all."""
+
+    __tablename__ = "similarity_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    student_a: Mapped[str] = mapped_column(String(128))
+    student_b: Mapped[str | None] = mapped_column(String(128))
+    source: Mapped[str | None] = mapped_column(String(256))
+    artifact: Mapped[str] = mapped_column(String(16))
+    task: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    strength: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
