@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -160,6 +161,7 @@ def test_a_second_batch_waits_for_the_first_and_a_sigkill_loses_nothing(demo, ba
     first = subprocess.Popen(_batch_cmd(course, subs), env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     second = None
+    second_err: list[str] = []      # read as it comes: the first is killed only once the second says it waits
     deadline = time.time() + 600
     graded = 0
     while time.time() < deadline and first.poll() is None:
@@ -172,14 +174,19 @@ def test_a_second_batch_waits_for_the_first_and_a_sigkill_loses_nothing(demo, ba
         if graded >= 4 and second is None:
             second = subprocess.Popen(_batch_cmd(course, subs), env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True)
-        if graded >= 12:
+            reader = threading.Thread(target=lambda: second_err.extend(second.stderr), daemon=True)
+            reader.start()
+        if graded >= 12 and any("waiting for 'grader batch'" in line for line in second_err):
             break
     assert second is not None and first.poll() is None, "the first batch finished before it could be killed"
     assert second.poll() is None, "the second batch did not wait for the first"
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert 0 < graded < 40
-    out, err = second.communicate(timeout=900)
+    out = second.stdout.read()
+    second.wait(timeout=900)
+    reader.join(timeout=60)
+    err = "".join(second_err)
     assert second.returncode == 0, err[-2000:]
     assert "waiting for 'grader batch'" in err and "database is locked" not in out + err
     with Gradebook(db) as gradebook:
