@@ -40,9 +40,25 @@ def pages(tmp_path_factory, bank) -> dict[str, Path]:
 
     course = build_course(tmp_path_factory.mktemp("browser-course"), bank, answers=True, forecast_plots=True)
     with Gradebook(course.db_url) as gradebook:
+        gradebook.replace_similarity(SHARED_WORK)
         snapshot = gradebook.snapshot(bank)
     report = write_report(course, bank, course.root / "site" / "report.html", snapshot)
     return {"report": report, "feedback": report.parent / "feedback" / "dave.html"}
+
+
+ANSWER_A = "An LSTM keeps a cell state that gradients flow through almost unchanged, so it remembers far back."
+ANSWER_B = "Because an LSTM keeps a cell state that gradients flow through almost unchanged, it can remember long ago."
+SHARED_WORK = [
+    {"student_a": "alice", "student_b": "bob", "source": None, "artifact": "prose", "task": "Q5",
+     "kind": "shared prose", "strength": 0.62,
+     "evidence": {"text_a": ANSWER_A, "text_b": ANSWER_B, "passages_a": [[3, 74]], "passages_b": [[8, 79]]}},
+    {"student_a": "carol", "student_b": "dave", "source": None, "artifact": "code", "task": "q6_lstm_cell",
+     "kind": "shared code", "strength": 0.9,
+     "evidence": {"passages_a": [{"first": 3, "last": 4, "text": "z = x @ W + h @ U + b\ni, f, g, o = np.split(z, 4, 1)"}],
+                  "passages_b": [{"first": 7, "last": 8, "text": "s = x @ K + h @ R + c0\na, b, c, d = np.split(s, 4, 1)"}]}},
+    {"student_a": "erin", "student_b": None, "source": "textbook", "artifact": "model", "task": "q4_forecaster",
+     "kind": "same weights", "strength": 1.0, "evidence": {"kernels": 3, "identical": 3}},
+]
 
 
 def run_chromium(chromium: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -91,7 +107,8 @@ def test_report_runs_its_script_and_has_every_section(chromium, pages, tmp_path)
     for element_id in ("histogram", "plot-histogram", "question-stats", "question-distribution",
                        "misconceptions", "misconception-table", "prose-misconceptions", "leaderboard",
                        "leaderboard-table-q4_forecaster", "leaderboard-table-q7_conv_rnn", "forecast-plots",
-                       "plot-horizon-mae", "window-plot-q4_forecaster", "student-table", "runs", "errors"):
+                       "plot-horizon-mae", "window-plot-q4_forecaster", "student-table", "runs", "errors",
+                       "shared-work", "shared-work-table", "public-source-table"):
         assert f'id="{element_id}"' in dom, element_id
     assert dom.count('class="feedback-link" href="feedback/') == 6
     assert re.search(r'<ol id="js-errors" class="js-errors" hidden="(hidden)?">\s*</ol>', dom)
@@ -157,3 +174,18 @@ def test_screenshot_is_not_blank(chromium, pages, tmp_path, page):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, Path(keep) / shot.name)
+
+
+def test_shared_work_shows_each_pairs_evidence_side_by_side(chromium, pages, tmp_path):
+    dom, stderr = dump_dom(chromium, tmp_path, pages["report"], "#selftest")
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    sides = re.search(r'data-sides="([^"]*)"', body).group(1).split()
+    assert len(sides) == 2, sides            # the prose and the code pair, open; the model finding has no columns
+    for block in sides:
+        (left_a, top_a, width_a), (left_b, top_b, width_b) = (map(int, side.split(",")) for side in block.split("/"))
+        assert top_a == top_b and left_b >= left_a + width_a, block     # beside each other, not stacked
+        assert min(width_a, width_b) >= 300, block
+    section = dom[dom.index('id="shared-work"'):dom.index('id="runs"')]
+    assert section.count("<mark>") >= 4 and "cell state that gradients flow through" in section
+    assert "np.split" in section and "textbook" in section
+    assert console_problems(stderr) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.app import STUDENT, _bank, _gradebook, _open, cli, course_option, db_option
+from grader.cli.app import STUDENT, _bank, _gradebook, _locked, _open, cli, course_option, db_option
 
 
 @cli.command()
@@ -201,3 +201,43 @@ def feedback(student: str | None, all_students: bool, out: str | None, out_dir: 
         except OSError as exc:
             raise click.ClickException(f"cannot write {exc.filename or out or out_dir}: {exc.strerror or exc}") from None
     click.echo(f"wrote {target}")
+
+
+@cli.command()
+@course_option
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print every finding with its evidence as JSON.")
+def similarity(course_dir: str | None, db_url: str | None, as_json: bool) -> None:
+    """Find students whose models, q6 code or prose came from one source. Changes no score.
+
+    Compares every student's latest submission with every other's and with the public
+    sources: the reference models and <course>/known/<name>/ folders (e.g. the textbook's
+    seeded notebook). Templates in <course>/starter/ never count. The findings replace
+    the gradebook's previous ones.
+
+    \b
+    Example:
+        grader similarity
+        grader similarity --json > shared-work.json
+    """
+    import json
+
+    from grader.grading.similarity import find_shared_work, record_findings
+
+    course = _open(course_dir, db_url)
+    with _locked(course, "similarity", False), _gradebook(course) as gradebook:
+        found = find_shared_work(course, _bank(), gradebook)
+        record_findings(gradebook, found)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), indent=2))
+        return
+    click.echo(f"{found.students} students, {found.method}, {found.seconds:.1f} s; "
+               f"{len(found.pairs)} shared pairs, {len(found.public)} from public sources")
+    for f in found.pairs:
+        click.echo(f"{f.strength:5.2f}  {f.a} ~ {f.b}  {f.artifact} {f.task}: {f.kind}")
+    for m in found.public:
+        click.echo(f"{m.strength:5.2f}  {m.student} <- public source '{m.source}'  {m.artifact} {m.task}: {m.kind}")
+    for group in found.clusters:
+        click.echo(f"cluster: {', '.join(group)}")
+    for problem in found.problems:
+        click.echo(f"not compared: {problem}", err=True)

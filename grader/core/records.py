@@ -232,12 +232,14 @@ class ClassSnapshot:
     not graded yet; students without submissions are absent). ``overrides``:
     student id -> their active overrides as ``Override.to_dict()``, oldest
     first. ``runs``: every grading run as ``Run.to_dict()``, oldest first.
+    ``similarity``: the findings of the last ``grader similarity``, strongest first.
     """
 
     summaries: list[dict[str, Any]]
     results: dict[str, list[dict[str, Any]]]
     overrides: dict[str, list[dict[str, Any]]]
     runs: list[dict[str, Any]]
+    similarity: list[dict[str, Any]] = field(default_factory=list)
     _index: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict, repr=False,
                                                                      compare=False)
 

@@ -26,6 +26,7 @@ from grader.core.records import ClassSnapshot, question_of, task_questions
 from grader.report.data import ClassData, check_positions, class_data, load_series, window_values
 from grader.report.feedback import write_feedback_pages
 from grader.report.render import feedback_filename, message_shape, render_page, template_environment, trim
+from grader.report.shared_work import shared_work
 from grader.core.isolation import FULL, describe_isolation
 
 if TYPE_CHECKING:
@@ -344,6 +345,7 @@ def report_context(data: ClassData, *, series: Series | None = None, series_note
         "misconceptions": misconceptions(data), "prose_misconceptions": prose_misconceptions(data),
         "leaderboards": boards, "forecast_figures": figures,
         "students": student_rows(data), "runs": run_info(data), "feedback_dir": FEEDBACK_DIR,
+        "shared_work": shared_work(data.snapshot.similarity),
     }
 
 

@@ -31,9 +31,10 @@ class SimilarityMixin(GradebookDatabase):
 
     def similarity_findings(self) -> list[dict[str, Any]]:
         """The current findings, strongest first."""
-        def work(session: Session) -> list[dict[str, Any]]:
-            rows = session.scalars(select(SimilarityRow).order_by(SimilarityRow.strength.desc(), SimilarityRow.id))
-            return [{"checked_at": row.checked_at.isoformat(), **{key: getattr(row, key) for key in FIELDS}}
-                    for row in rows]
+        return self._read(findings)
 
-        return self._read(work)
+
+def findings(session: Session) -> list[dict[str, Any]]:
+    """The current findings as plain dicts (``checked_at`` and :data:`FIELDS`), strongest first."""
+    rows = session.scalars(select(SimilarityRow).order_by(SimilarityRow.strength.desc(), SimilarityRow.id))
+    return [{"checked_at": row.checked_at.isoformat(), **{key: getattr(row, key) for key in FIELDS}} for row in rows]

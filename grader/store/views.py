@@ -18,6 +18,7 @@ from grader.core.records import ClassSnapshot, Override, apply_overrides, summar
 from grader.store.database import GradebookDatabase
 from grader.store.rows import (active_overrides, get_student, to_override, to_result_dict, to_run, to_student,
                                to_submission)
+from grader.store.similarity import findings as similarity_findings
 from grader.store.schema import GradingRow, OverrideRow, ResultRow, RunRow, StudentRow, SubmissionRow
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class ViewsMixin(GradebookDatabase):
                                  results={student: by_student.get(student, []) for student in sorted(latest)},
                                  overrides={student: [item.to_dict() for item in items]
                                             for student, items in overrides.items()},
-                                 runs=runs)
+                                 runs=runs, similarity=similarity_findings(session))
         return self._read(work)
 
     def history(self, student_id: str) -> dict[str, Any]:
