@@ -72,3 +72,10 @@ def test_correlation_is_zero_for_constant_or_mismatched_samples():
 
 def test_an_empty_model_matches_nothing():
     assert compare_models(ModelPrint(()), ModelPrint(())).kind is None
+
+
+def test_linked_groups_are_the_connected_components():
+    from grader.core.groups import linked_groups
+
+    assert linked_groups([("a", "b"), ("c", "d"), ("b", "e"), ("d", "c")]) == [["a", "b", "e"], ["c", "d"]]
+    assert linked_groups([]) == []

@@ -33,6 +33,7 @@ from typing import Any, Iterable, Mapping
 
 from grader.core.bank import Bank
 from grader.core.course import Course
+from grader.core.groups import linked_groups
 from grader.similarity.models import ModelPrint, compare_models
 
 KNOWN = "known"
@@ -153,20 +154,7 @@ def compare_work(students: list[Work], sources: list[Work], excluded: Mapping[st
 
 def clusters(pairs: Iterable[Finding]) -> list[list[str]]:
     """Groups of students linked by at least one finding (two or more each), largest first."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for finding in pairs:
-        parent[root(finding.a)] = root(finding.b)
-    groups: dict[str, list[str]] = {}
-    for student in parent:
-        groups.setdefault(root(student), []).append(student)
-    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
+    return linked_groups((finding.a, finding.b) for finding in pairs)
 
 
 # -- reading the work

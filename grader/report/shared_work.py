@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader.core.groups import linked_groups
+
 MAX_SHOWN = 200
 
 
@@ -40,22 +42,6 @@ def _side_by_side(finding: dict[str, Any]) -> dict[str, Any]:
             "kernels": evidence.get("kernels", 0), "share": evidence.get("share", 0.0)}
 
 
-def _groups(pairs: list[dict[str, Any]]) -> list[list[str]]:
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    for pair in pairs:
-        parent[root(pair["student_a"])] = root(pair["student_b"])
-    groups: dict[str, list[str]] = {}
-    for student in parent:
-        groups.setdefault(root(student), []).append(student)
-    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
-
-
 def shared_work(findings: list[dict[str, Any]]) -> dict[str, Any]:
     """The section's context: pairs (strongest first, with their evidence), public sources, clusters."""
     pairs = [f for f in findings if f.get("student_b")]
@@ -66,5 +52,5 @@ def shared_work(findings: list[dict[str, Any]]) -> dict[str, Any]:
         "pairs": [{**f, "side": _side_by_side(f)} for f in pairs[:MAX_SHOWN]],
         "more": max(0, len(pairs) - MAX_SHOWN),
         "public": public,
-        "clusters": _groups(pairs),
+        "clusters": linked_groups((f["student_a"], f["student_b"]) for f in pairs),
     }
