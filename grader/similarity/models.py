@@ -42,7 +42,9 @@ class TensorPrint:
 
     @property
     def is_kernel(self) -> bool:
-        return len(self.shape) >= 2 and len(self.sample) >= MIN_SAMPLE
+        """A weight matrix whose values say something about where it came from: rank >= 2 and not
+        constant (a zero-initialised bias of shape (2, 96) is identical in every untrained model)."""
+        return len(self.shape) >= 2 and len(self.sample) >= MIN_SAMPLE and min(self.sample) != max(self.sample)
 
 
 @dataclass(frozen=True)
