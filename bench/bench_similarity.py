@@ -74,10 +74,12 @@ def score(report, labels: dict) -> None:
         hit = sum(1 for k in keys if (k in found if k[3] else (k[0], k[1], k[2]) in found_loose))
         print(f"{kind:<18} {len(keys):>8} {hit:>6} {hit / len(keys):>7.0%}")
     false = sorted(k for k in found if (k[0], k[1], k[2]) not in labelled_loose)
-    by_artifact: dict[str, int] = defaultdict(int)
-    for k in found:
-        by_artifact[k[2]] += 1
-    print(f"flagged pairs {len(found)}; not labelled as copies: {len(false)}; "
+    for artifact in ("model", "code", "prose"):
+        flagged = [k for k in found if k[2] == artifact]
+        wrong = [k for k in false if k[2] == artifact]
+        print(f"{artifact:<6} flagged {len(flagged):>5}, not labelled as copies {len(wrong):>5}: "
+              f"precision {1 - len(wrong) / len(flagged) if flagged else 1.0:.0%}")
+    print(f"all    flagged {len(found):>5}, not labelled as copies {len(false):>5}: "
           f"precision {1 - len(false) / len(found) if found else 1.0:.0%}")
     for k in false[:10]:
         print(f"  unexpected: {k}")
