@@ -121,9 +121,11 @@ def read_work(course: Course, bank: Bank, gradebook: Any) -> tuple[list[Work], l
     starter = _starter(course)
     # As for the static checks: the strongest isolation this machine has (h5py reads data, no student code runs).
     with SandboxHeaderReader(Limits.from_course(course.limits, "plain", isolation="auto")) as reader:
-        students = [_work(student, files, False, bank, course, reader, starter)
+        seen: dict[str, ModelPrint | str] = {}
+        students = [_work(student, files, False, bank, course, reader, starter, seen)
                     for student, files in _latest_files(course, gradebook)]
-        sources = [_work(name, files, True, bank, course, reader, starter) for name, files in _public_files(course)]
+        sources = [_work(name, files, True, bank, course, reader, starter, seen)
+                   for name, files in _public_files(course)]
     return students, sources
 
 
@@ -192,11 +194,11 @@ def _starter(course: Course) -> dict[str, str]:
 
 
 def _work(owner: str, files: Mapping[str, bytes], public: bool, bank: Bank, course: Course, reader: Any,
-          starter: Mapping[str, str]) -> Work:
+          starter: Mapping[str, str], seen: dict[str, ModelPrint | str]) -> Work:
     from grader.prose.answers import parse_answers
     from grader.similarity.code import fingerprint_code, template_hashes
 
-    models, problems = _model_prints(files, bank, course, reader)
+    models, problems = _model_prints(files, bank, course, reader, seen)
     code_text = files[CODE_FILE].decode("utf-8", errors="replace")[:MAX_TEXT] if CODE_FILE in files else ""
     template = template_hashes(starter[CODE_FILE]) if starter.get(CODE_FILE) else frozenset()
     code = fingerprint_code(code_text, exclude=template) if code_text else None
@@ -207,12 +209,12 @@ def _work(owner: str, files: Mapping[str, bytes], public: bool, bank: Bank, cour
     return Work(owner, public, models, code, code_text, prose, tuple(problems))
 
 
-_PRINTS: dict[str, ModelPrint | str] = {}
+def _model_prints(files: Mapping[str, bytes], bank: Bank, course: Course, reader: Any,
+                  seen: dict[str, ModelPrint | str]) -> tuple[dict[str, ModelPrint], list[str]]:
+    """Task id -> the weights of that model file (one sandbox round trip for all of them); problems.
 
-
-def _model_prints(files: Mapping[str, bytes], bank: Bank, course: Course,
-                  reader: Any) -> tuple[dict[str, ModelPrint], list[str]]:
-    """Task id -> the weights of that model file (one sandbox round trip for all of them); problems."""
+    ``seen`` maps a file's SHA-256 to what was read of it in this check, so a file many
+    students hand in (the reference, a copy) is read once."""
     from grader.grading.checking import inspection_limits
     from grader.static.archive import copy_weights_file
     from grader.static.errors import InspectionError
@@ -228,7 +230,7 @@ def _model_prints(files: Mapping[str, bytes], bank: Bank, course: Course,
             if name is None:
                 continue
             digest = hashlib.sha256(files[name]).hexdigest()
-            cached = _PRINTS.get(digest)
+            cached = seen.get(digest)
             if cached is not None:
                 if isinstance(cached, ModelPrint):
                     prints[task.id] = cached
@@ -245,7 +247,7 @@ def _model_prints(files: Mapping[str, bytes], bank: Bank, course: Course,
         replies = reader.weights(wanted, limits) if wanted else {}
     for task, reply in replies.items():
         value: ModelPrint | str = reply if isinstance(reply, str) else ModelPrint.from_reply(reply)
-        _PRINTS[digests[task]] = value
+        seen[digests[task]] = value
         if isinstance(value, str):
             problems.append(f"{task}: {value}")
         else:
